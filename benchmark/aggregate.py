@@ -1,0 +1,111 @@
+"""The aggregate step: all score tables and job benchmarks -> results.json and scores.tsv."""
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.config import validate
+from benchmark.io import write_json, write_tsv
+from benchmark.provenance import provenance
+from benchmark.registry import ModelSpec
+from benchmark.scoring import overall_scores, rank_models, scale_scores, summarize_over_seeds, task_scores
+from benchmark.tasks import SCORE_COLUMNS, TASKS
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+def read_scores(paths: list[str]) -> pd.DataFrame:
+    frames = [pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""]) for p in paths]
+    scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
+    scores["message"] = scores["message"].fillna("").astype(str)
+    return scores
+
+
+def read_benchmarks(jobs: list[dict]) -> pd.DataFrame:
+    """Snakemake ``benchmark:`` files -> one row per job (stage, dataset, model, seed, time, memory)."""
+    rows = []
+    for job in jobs:
+        table = pd.read_csv(job["path"], sep="\t")
+        first = table.iloc[0]
+        rows.append(
+            {
+                **{k: v for k, v in job.items() if k != "path"},
+                "seconds": float(first["s"]),
+                "max_rss_mb": _number(first.get("max_rss")),
+                "cpu_seconds": _number(first.get("cpu_time")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-safe records: NaN becomes None."""
+    return json.loads(frame.to_json(orient="records", double_precision=15))
+
+
+def metric_info(config: dict) -> dict[str, dict]:
+    info = {}
+    for task, task_config in config["tasks"].items():
+        for metric in TASKS[task][1](task_config or {}):
+            info[metric.name] = {**metric.metadata(), "task": task}
+    return info
+
+
+def aggregate(
+    score_paths: list[str],
+    benchmark_jobs: list[dict],
+    dataset_summaries: dict[str, str],
+    config: dict,
+    specs: dict[str, ModelSpec],
+) -> tuple[dict, pd.DataFrame]:
+    """Build the results document (validated against results.schema.yaml) and the long score table."""
+    datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
+    metrics = metric_info(config)
+    roles = {m: specs[m].control_roles for m in config["models"]}
+    scores = scale_scores(read_scores(score_paths), metrics, roles)
+    tasks = task_scores(scores, config["scoring"]["bio_weight"])
+    overall = overall_scores(tasks, config["scoring"]["task_weights"])
+    ranking = rank_models(overall, config["models"], len(config["datasets"]))
+    failures = (
+        scores[scores["status"] != "ok"]
+        .groupby(["dataset", "task", "model", "seed", "status", "message"], sort=True)["metric"]
+        .agg(lambda m: ", ".join(sorted(m)))
+        .reset_index()
+        .rename(columns={"metric": "metrics"})
+    )
+    results = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "run": config["run"],
+        "provenance": provenance(config, datasets),
+        "config": json.loads(json.dumps(config, default=str)),
+        "datasets": datasets,
+        "models": {
+            m: {"name": specs[m].name, "kind": specs[m].kind, "summary": specs[m].summary,
+                "reference": specs[m].reference, "control_roles": specs[m].control_roles}
+            for m in config["models"]
+        },
+        "metrics": metrics,
+        "scores": _records(scores.drop(columns=["seconds"])),
+        "task_scores": _records(summarize_over_seeds(tasks)),
+        "ranking": _records(ranking),
+        "failures": _records(failures),
+        "resources": _records(read_benchmarks(benchmark_jobs)),
+        "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
+    }
+    validate(results, "results", "results.json")
+    return results, scores
+
+
+def write_results(results: dict, scores: pd.DataFrame, results_path: str, scores_path: str) -> None:
+    write_json(results, results_path)
+    write_tsv(scores, scores_path)

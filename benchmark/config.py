@@ -1,0 +1,82 @@
+"""Load and validate the run config and the dataset catalog against the JSON schemas."""
+
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from benchmark.errors import ConfigError
+from benchmark.paths import REPO_ROOT, SCHEMA_DIR
+
+DEFAULTS = {
+    "catalog": "config/datasets.yaml",
+    "data_dir": None,
+    "cache_dir": None,
+    "model_params": {},
+    "qc": {"min_genes": 25, "min_cells": 3},
+    "scoring": {"bio_weight": 0.6, "task_weights": {}},
+}
+
+
+@cache
+def load_schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMA_DIR / f"{name}.schema.yaml").read_text())
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path]
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def validate(instance: object, schema_name: str, source: str) -> None:
+    """Raise :class:`ConfigError` naming ``source`` and the offending key for every schema violation."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"  key `{_key_path(e)}`: {e.message}" for e in errors[:10]]
+        raise ConfigError(f"{source} is invalid ({schema_name} schema):\n" + "\n".join(lines))
+
+
+def read_yaml(path: str | Path) -> object:
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: file not found") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+
+
+def with_defaults(config: dict) -> dict:
+    merged = {**DEFAULTS, **config}
+    merged["qc"] = {**DEFAULTS["qc"], **(config.get("qc") or {})}
+    merged["scoring"] = {**DEFAULTS["scoring"], **(config.get("scoring") or {})}
+    return merged
+
+
+def load_catalog(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    catalog = read_yaml(path)
+    validate(catalog, "catalog", str(path))
+    return catalog
+
+
+def check_config(config: dict, source: str = "config") -> tuple[dict, dict]:
+    """Validate a config dict and its catalog; return (config with defaults, catalog)."""
+    validate(config, "config", source)
+    config = with_defaults(config)
+    catalog = load_catalog(config["catalog"])
+    unknown = [d for d in config["datasets"] if d not in catalog]
+    if unknown:
+        raise ConfigError(
+            f"{source}: key `datasets` names {unknown} which are not in the catalog {config['catalog']}; "
+            f"known datasets: {', '.join(sorted(catalog))}"
+        )
+    return config, catalog
+
+
+def load_config(path: str | Path) -> tuple[dict, dict]:
+    return check_config(read_yaml(path), str(path))

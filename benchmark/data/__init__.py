@@ -1,0 +1,1 @@
+"""Datasets: sources, the simulation, preprocessing, and the dataset contract."""

@@ -1,0 +1,60 @@
+"""The dataset contract: what every prepared dataset holds, checked on write and on read."""
+
+import anndata as ad
+import numpy as np
+from scipy import sparse
+
+from benchmark.errors import ContractError
+
+REQUIRED_OBS = ("batch", "cell_type")
+X_KINDS = ("counts", "log_normalized")
+UNLABELLED = "unknown"
+
+
+def validate_dataset(adata: ad.AnnData, where: str) -> None:
+    """Raise :class:`ContractError` naming ``where`` (dataset id and file) if the contract is broken."""
+    info = adata.uns.get("dataset")
+    if not isinstance(info, dict) or "id" not in info:
+        raise ContractError(f"{where}: uns['dataset'] is missing; prepare the dataset with prepare_dataset")
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise ContractError(
+            f"{where}: the dataset is empty ({adata.n_obs} cells x {adata.n_vars} genes) after QC; "
+            "check the input file or lower `qc.min_genes` / `qc.min_cells` in the config"
+        )
+    if not sparse.issparse(adata.X) or adata.X.format != "csr":
+        raise ContractError(f"{where}: X must be a CSR sparse matrix")
+    values = adata.X.data
+    if not np.all(np.isfinite(values)):
+        raise ContractError(f"{where}: X holds {int(np.sum(~np.isfinite(values)))} NaN or infinite values")
+    if np.any(values < 0):
+        raise ContractError(f"{where}: X holds negative values; give raw counts or log-normalised values")
+    kind = info.get("x_kind")
+    if kind not in X_KINDS:
+        raise ContractError(f"{where}: uns['dataset']['x_kind'] must be one of {X_KINDS}, got {kind!r}")
+    if kind == "counts" and not np.all(values == np.round(values)):
+        raise ContractError(
+            f"{where}: X holds non-integer values but the catalog declares counts: true; "
+            "point `keys.counts_layer` at the raw counts or set `counts: false`"
+        )
+    if not adata.var_names.is_unique:
+        raise ContractError(f"{where}: var_names (gene symbols) are not unique")
+    for column in REQUIRED_OBS:
+        if column not in adata.obs:
+            raise ContractError(f"{where}: obs['{column}'] is missing")
+        if adata.obs[column].isna().any():
+            raise ContractError(f"{where}: obs['{column}'] has missing values")
+
+
+def is_labelled(adata: ad.AnnData) -> bool:
+    return bool(adata.uns["dataset"].get("labelled", True))
+
+
+def n_batches(adata: ad.AnnData) -> int:
+    return int(adata.obs["batch"].nunique())
+
+
+def read_dataset(path: str) -> ad.AnnData:
+    """Read a prepared dataset and check its contract."""
+    adata = ad.read_h5ad(path)
+    validate_dataset(adata, f"prepared dataset {path}")
+    return adata

@@ -1,0 +1,158 @@
+"""prepare_dataset: any catalog source -> the canonical dataset contract, with the same QC for all."""
+
+import json
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+from scipy import sparse
+
+from benchmark.data.contract import UNLABELLED, validate_dataset
+from benchmark.data.preprocess import unintegrated_pca
+from benchmark.data.sources import load_source
+from benchmark.errors import ContractError
+
+SINGLE_BATCH = "all"
+
+
+def _obs_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Series:
+    if key not in raw.obs:
+        raise ContractError(
+            f"{where}: obs has no column '{key}' (catalog field `keys.{field}`); available columns: "
+            f"{', '.join(map(str, raw.obs.columns)) or 'none'}; fix `keys.{field}` in the catalog"
+        )
+    column = raw.obs[key]
+    if column.isna().any():
+        raise ContractError(
+            f"{where}: obs['{key}'] (catalog field `keys.{field}`) has {int(column.isna().sum())} "
+            "missing values; fill or drop those cells"
+        )
+    return column.astype(str)
+
+
+def _matrix(raw: ad.AnnData, where: str, layer: str | None) -> sparse.csr_matrix:
+    if layer is None:
+        matrix = raw.X
+    elif layer in raw.layers:
+        matrix = raw.layers[layer]
+    else:
+        raise ContractError(
+            f"{where}: layer '{layer}' (catalog field `keys.counts_layer`) is missing; available layers: "
+            f"{', '.join(raw.layers.keys()) or 'none'}"
+        )
+    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad.AnnData:
+    """Map the catalog's keys onto the contract's columns; keep only what the contract names."""
+    keys = entry.get("keys", {})
+    counts = bool(entry.get("counts", True))
+    if raw.n_obs == 0:
+        raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
+    for column, wanted in entry.get("filter_obs", {}).items():
+        keep = _obs_column(raw, where, column, f"filter_obs.{column}").isin([str(v) for v in wanted]).to_numpy()
+        raw = raw[keep]
+    matrix = _matrix(raw, where, keys.get("counts_layer"))
+    if counts and not np.all(matrix.data == np.round(matrix.data)):
+        raise ContractError(
+            f"{where}: X holds non-integer values but the catalog declares counts: true; point "
+            "`keys.counts_layer` at the raw counts, or set `counts: false` (models that need counts "
+            "will then be not applicable)"
+        )
+    if not np.all(np.isfinite(matrix.data)):
+        raise ContractError(f"{where}: the expression matrix holds NaN or infinite values; clean the input")
+
+    obs = pd.DataFrame(index=raw.obs_names.astype(str))
+    batch_key = keys.get("batch")
+    obs["batch"] = _obs_column(raw, where, batch_key, "batch").to_numpy() if batch_key else SINGLE_BATCH
+    label_key = keys.get("label")
+    obs["cell_type"] = _obs_column(raw, where, label_key, "label").to_numpy() if label_key else UNLABELLED
+    ontology_key = keys.get("ontology_id")
+    if ontology_key:
+        obs["cell_type_ontology_term_id"] = _obs_column(raw, where, ontology_key, "ontology_id").to_numpy()
+    obs = obs.astype("category")
+
+    symbol_key = keys.get("gene_symbol")
+    symbols = _var_column(raw, where, symbol_key, "gene_symbol") if symbol_key else raw.var_names.astype(str)
+    duplicated = pd.Index(symbols)[pd.Index(symbols).duplicated()].unique()
+    if len(duplicated):
+        raise ContractError(
+            f"{where}: {len(duplicated)} gene symbols occur more than once (e.g. {', '.join(duplicated[:5])}); "
+            "deduplicate var_names in the file or set `keys.gene_symbol` to a column of unique symbols"
+        )
+    var = pd.DataFrame(index=pd.Index(symbols, name=None))
+    gene_id_key = keys.get("gene_id")
+    if gene_id_key:
+        var["gene_id"] = _var_column(raw, where, gene_id_key, "gene_id").to_numpy()
+    adata = ad.AnnData(matrix, obs=obs, var=var)
+    adata.obs_names_make_unique()
+    return adata
+
+
+def _var_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Index:
+    if key not in raw.var:
+        raise ContractError(
+            f"{where}: var has no column '{key}' (catalog field `keys.{field}`); available columns: "
+            f"{', '.join(map(str, raw.var.columns)) or 'none'}"
+        )
+    return pd.Index(raw.var[key].astype(str))
+
+
+def apply_qc(adata: ad.AnnData, min_genes: int, min_cells: int) -> ad.AnnData:
+    """The one QC every model sees: drop cells with < min_genes genes and genes in < min_cells cells."""
+    cells = np.asarray((adata.X > 0).sum(axis=1)).ravel() >= min_genes
+    adata = adata[cells].copy()
+    genes = np.asarray((adata.X > 0).sum(axis=0)).ravel() >= min_cells
+    adata = adata[:, genes].copy()
+    for column in adata.obs.columns:
+        adata.obs[column] = adata.obs[column].cat.remove_unused_categories()
+    return adata
+
+
+def prepare_dataset(
+    dataset_id: str,
+    entry: dict,
+    data_dir: Path | None,
+    cache_dir: Path,
+    qc: dict,
+    seed: int = 0,
+) -> ad.AnnData:
+    """Load, standardise, QC and validate one catalog entry; record provenance in ``uns['dataset']``."""
+    raw, checksum, origin = load_source(dataset_id, entry, data_dir, cache_dir)
+    where = f"dataset '{dataset_id}' ({origin})"
+    adata = standardize(raw, dataset_id, entry, where)
+    n_input = (adata.n_obs, adata.n_vars)
+    adata = apply_qc(adata, int(qc.get("min_genes", 25)), int(qc.get("min_cells", 3)))
+    adata.uns["dataset"] = {
+        "id": dataset_id,
+        "source": origin,
+        "sha256": checksum,
+        "organism": entry.get("organism", "human"),
+        "x_kind": "counts" if entry.get("counts", True) else "log_normalized",
+        "labelled": bool(entry.get("keys", {}).get("label")),
+        "description": entry.get("description", ""),
+        "catalog_entry": json.dumps(entry, sort_keys=True),
+        "n_cells_input": n_input[0],
+        "n_genes_input": n_input[1],
+    }
+    validate_dataset(adata, where)
+    sc.settings.verbosity = 0
+    adata.obsm["X_pca_unintegrated"] = unintegrated_pca(adata, seed=seed)
+    return adata
+
+
+def summarize(adata: ad.AnnData) -> dict:
+    """Numbers about a prepared dataset for the report."""
+    info = dict(adata.uns["dataset"])
+    info.update(
+        n_cells=int(adata.n_obs),
+        n_genes=int(adata.n_vars),
+        n_batches=int(adata.obs["batch"].nunique()),
+        n_cell_types=int(adata.obs["cell_type"].nunique()) if info["labelled"] else 0,
+        has_ontology_ids="cell_type_ontology_term_id" in adata.obs,
+    )
+    return info

@@ -1,0 +1,38 @@
+"""Shared preprocessing: the same log-normalisation, HVG selection and PCA for every model."""
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+
+from benchmark.data.contract import n_batches
+
+
+def log_normalized(adata: ad.AnnData, target_sum: float = 1e4) -> ad.AnnData:
+    """A copy with log1p(counts per ``target_sum``); log-normalised inputs are returned as they are."""
+    out = adata.copy()
+    if adata.uns["dataset"]["x_kind"] == "counts":
+        sc.pp.normalize_total(out, target_sum=target_sum)
+        sc.pp.log1p(out)
+    return out
+
+
+def highly_variable(adata_log: ad.AnnData, n_top_genes: int) -> ad.AnnData:
+    """The ``n_top_genes`` most variable genes (Seurat flavour, batch-aware when there are batches)."""
+    if adata_log.n_vars <= n_top_genes:
+        return adata_log
+    batch_key = "batch" if n_batches(adata_log) > 1 else None
+    hvg = sc.pp.highly_variable_genes(
+        adata_log, n_top_genes=n_top_genes, flavor="seurat", batch_key=batch_key, inplace=False
+    )
+    return adata_log[:, hvg["highly_variable"].to_numpy()].copy()
+
+
+def pca(adata: ad.AnnData, n_comps: int, seed: int) -> np.ndarray:
+    """PCA of X (cells x min(n_comps, n_cells - 1, n_genes - 1)) as float32."""
+    n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
+    return sc.pp.pca(adata.X, n_comps=n_comps, random_state=seed, svd_solver="arpack").astype(np.float32)
+
+
+def unintegrated_pca(adata: ad.AnnData, n_top_genes: int = 2000, n_comps: int = 50, seed: int = 0) -> np.ndarray:
+    """scIB's unintegrated reference: PCA of the log-normalised highly variable genes."""
+    return pca(highly_variable(log_normalized(adata), n_top_genes), n_comps, seed)

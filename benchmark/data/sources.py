@@ -1,0 +1,133 @@
+"""Where a dataset comes from: a builtin generator, a local file, or a verified download."""
+
+import hashlib
+import os
+import shutil
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+from tqdm import tqdm
+
+from benchmark.data.simulate import simulate_immune
+from benchmark.errors import ConfigError
+
+DATA_DIR_ENV = "SCFM_DATA_DIR"
+CACHE_DIR_ENV = "SCFM_CACHE_DIR"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_matrix(matrix) -> str:
+    """Checksum of a (sparse) matrix's contents, for generated data that has no file."""
+    csr = matrix.tocsr() if hasattr(matrix, "tocsr") else np.asarray(matrix)
+    digest = hashlib.sha256()
+    for part in (csr.data, csr.indices, csr.indptr) if hasattr(csr, "indptr") else (csr,):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
+
+
+def _pbmc68k_reduced() -> ad.AnnData:
+    """scanpy's bundled PBMC subset: log-normalised values only (no counts) and one batch."""
+    full = sc.datasets.pbmc68k_reduced()
+    return ad.AnnData(full.raw.X.copy(), obs=full.obs[["bulk_labels"]].copy(), var=full.raw.var[[]].copy())
+
+
+BUILTINS: dict[str, Callable[..., ad.AnnData]] = {
+    "simulated_immune": simulate_immune,
+    "pbmc68k_reduced": _pbmc68k_reduced,
+}
+
+
+def resolve_data_dir(config_value: str | None) -> Path | None:
+    """The data directory: the config's ``data_dir`` if set, else ``$SCFM_DATA_DIR``, else None."""
+    value = config_value or os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def resolve_cache_dir(config_value: str | None) -> Path:
+    value = config_value or os.environ.get(CACHE_DIR_ENV) or "~/.cache/scfm-bench"
+    return Path(value).expanduser().resolve()
+
+
+def resolve_path(dataset_id: str, path: str, data_dir: Path | None) -> Path:
+    """An absolute path as is; a relative one against the data directory (clear error if unset)."""
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute():
+        if data_dir is None:
+            raise ConfigError(
+                f"dataset '{dataset_id}': path '{path}' is relative but no data directory is set; "
+                f"set `data_dir` in the config or the environment variable {DATA_DIR_ENV}"
+            )
+        candidate = data_dir / candidate
+    if not candidate.exists():
+        raise ConfigError(
+            f"dataset '{dataset_id}': file {candidate} does not exist; check `path` in the catalog "
+            f"and the data directory ({data_dir})"
+        )
+    return candidate
+
+
+def download(url: str, sha256: str, cache_dir: Path) -> Path:
+    """Download ``url`` once into ``cache_dir``; verify its sha256 before it is ever used."""
+    target = cache_dir / sha256 / Path(url.split("?")[0]).name
+    if target.exists() and sha256_file(target) == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                bar.update(len(block))
+    actual = sha256_file(partial)
+    if actual != sha256:
+        partial.unlink()
+        raise ConfigError(
+            f"download {url}: sha256 is {actual} but the catalog expects {sha256}; "
+            "the file changed or is corrupt: check the URL and update `sha256` only if you trust the new file"
+        )
+    shutil.move(partial, target)
+    return target
+
+
+def load_source(
+    dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: Path
+) -> tuple[ad.AnnData, str, str]:
+    """Load a catalog entry's raw AnnData; return it with the input's sha256 and a description."""
+    source = entry["source"]
+    if source == "builtin":
+        generator = BUILTINS[entry["builtin"]]
+        adata = generator(**entry.get("params", {}))
+        return adata, sha256_matrix(adata.X), f"builtin:{entry['builtin']}"
+    if source == "path":
+        path = resolve_path(dataset_id, entry["path"], data_dir)
+        checksum = sha256_file(path)
+        if entry.get("sha256") and entry["sha256"] != checksum:
+            raise ConfigError(
+                f"dataset '{dataset_id}': {path} has sha256 {checksum} but the catalog expects "
+                f"{entry['sha256']}; point `path` at the right file or update `sha256`"
+            )
+        return read_h5ad_checked(dataset_id, path), checksum, str(path)
+    path = download(entry["url"], entry["sha256"], cache_dir)
+    return read_h5ad_checked(dataset_id, path), entry["sha256"], entry["url"]
+
+
+def read_h5ad_checked(dataset_id: str, path: Path) -> ad.AnnData:
+    try:
+        return ad.read_h5ad(path)
+    except Exception as error:  # h5py/anndata raise many types for broken files
+        raise ConfigError(
+            f"dataset '{dataset_id}': cannot read {path} as .h5ad ({type(error).__name__}: {error}); "
+            "the file is truncated or not an AnnData file: download or export it again"
+        ) from error

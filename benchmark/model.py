@@ -1,0 +1,24 @@
+"""The base class every model plugin subclasses."""
+
+from typing import Any
+
+import anndata as ad
+import numpy as np
+
+
+class Model:
+    """A model plugin. Subclasses implement :meth:`embed`; raise ``NotApplicable`` for inputs they can't use.
+
+    ``adata`` is a prepared dataset (see the dataset contract): raw counts (or log-normalised values
+    when ``adata.uns['dataset']['x_kind'] == 'log_normalized'``) in a CSR ``X``, and ``obs`` columns
+    ``batch``, ``cell_type`` and, when known, ``cell_type_ontology_term_id``.
+    """
+
+    def __init__(self, params: dict[str, Any], seed: int, device: str = "cpu") -> None:
+        self.params = params
+        self.seed = seed
+        self.device = device
+
+    def embed(self, adata: ad.AnnData) -> np.ndarray:
+        """Return a float array of shape (n_cells, n_dims), one row per cell of ``adata`` in order."""
+        raise NotImplementedError

@@ -1,0 +1,95 @@
+"""Discover model plugins (models/<id>/model.yaml) without importing them; load a class on demand."""
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import read_yaml, validate
+from benchmark.errors import ConfigError
+from benchmark.model import Model
+from benchmark.paths import MODELS_DIR
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``model.yaml`` declares about a plugin."""
+
+    id: str
+    directory: str
+    name: str
+    summary: str
+    kind: str
+    class_name: str
+    capabilities: tuple[str, ...]
+    needs: dict[str, Any] = field(default_factory=dict)
+    control_roles: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, int] = field(default_factory=dict)
+    reference: str | None = None
+    checkpoint: str | None = None
+
+    def params_with(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        unknown = set(overrides or {}) - set(self.params)
+        if unknown:
+            raise ConfigError(
+                f"config key `model_params.{self.id}` sets unknown parameters {sorted(unknown)}; "
+                f"models/{self.id}/model.yaml declares {sorted(self.params)}"
+            )
+        return {**self.params, **(overrides or {})}
+
+
+def read_spec(model_dir: Path) -> ModelSpec:
+    path = model_dir / "model.yaml"
+    raw = read_yaml(path)
+    validate(raw, "model", str(path))
+    return ModelSpec(
+        id=model_dir.name,
+        directory=str(model_dir.resolve()),
+        name=raw["name"],
+        summary=raw["summary"],
+        kind=raw["kind"],
+        class_name=raw["class"],
+        capabilities=tuple(raw["capabilities"]),
+        needs=raw.get("needs", {}),
+        control_roles=raw.get("control_roles", {}),
+        params=raw.get("params") or {},
+        resources=raw.get("resources", {}),
+        reference=raw.get("reference"),
+        checkpoint=raw.get("checkpoint"),
+    )
+
+
+def discover(models_dir: Path = MODELS_DIR) -> dict[str, ModelSpec]:
+    """Every folder under ``models_dir`` with a model.yaml, keyed by folder name."""
+    return {d.name: read_spec(d) for d in sorted(models_dir.iterdir()) if (d / "model.yaml").is_file()}
+
+
+def require(specs: dict[str, ModelSpec], model_ids: list[str], source: str) -> None:
+    unknown = [m for m in model_ids if m not in specs]
+    if unknown:
+        raise ConfigError(
+            f"{source}: key `models` names {unknown} which have no models/<id>/model.yaml; "
+            f"known models: {', '.join(sorted(specs))}"
+        )
+
+
+def load_class(spec: ModelSpec) -> type[Model]:
+    """Import ``models.<id>.model`` from the plugin's folder and return the class named in model.yaml.
+
+    The folder's parent joins the ``models`` package path, so a plugin in another checkout (or a
+    new folder in this one) imports without reinstalling, relative imports included.
+    """
+    import models
+
+    parent = str(Path(spec.directory).parent)
+    if parent not in models.__path__:
+        models.__path__.insert(0, parent)
+    module = importlib.import_module(f"models.{spec.id}.model")
+    cls = getattr(module, spec.class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise ConfigError(
+            f"models/{spec.id}/model.yaml: key `class` names '{spec.class_name}', but models/{spec.id}/model.py "
+            "defines no such subclass of benchmark.model.Model"
+        )
+    return cls

@@ -1,0 +1,130 @@
+"""Run one model on one dataset: check its needs, embed, validate, and record status and cost."""
+
+import json
+import logging
+import resource
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from benchmark.data.contract import is_labelled, n_batches, read_dataset
+from benchmark.errors import ContractError, NotApplicable
+from benchmark.io import write_h5ad
+from benchmark.registry import ModelSpec, load_class
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("ok", "not_applicable", "failed")
+RECORDED_PACKAGES = ("torch", "scanpy", "anndata", "scvi-tools", "harmonypy", "scib-metrics", "numpy")
+
+
+def check_needs(spec: ModelSpec, adata: ad.AnnData) -> None:
+    """Raise NotApplicable when the dataset lacks what model.yaml says the model needs."""
+    needs = spec.needs
+    info = adata.uns["dataset"]
+    if needs.get("counts") and info["x_kind"] != "counts":
+        raise NotApplicable(f"{spec.name} needs raw counts; dataset '{info['id']}' has {info['x_kind']} values")
+    if needs.get("batches") and n_batches(adata) < 2:
+        raise NotApplicable(f"{spec.name} corrects batches; dataset '{info['id']}' has a single batch")
+    if needs.get("labels") and not is_labelled(adata):
+        raise NotApplicable(f"{spec.name} needs cell-type labels; dataset '{info['id']}' has none")
+    organisms = needs.get("organism")
+    if organisms and info.get("organism") not in organisms:
+        raise NotApplicable(f"{spec.name} supports {organisms}; dataset '{info['id']}' is {info.get('organism')}")
+
+
+def validate_embedding(embedding: object, n_cells: int, model_id: str) -> np.ndarray:
+    array = np.asarray(embedding, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n_cells or array.shape[1] == 0:
+        raise ContractError(
+            f"model '{model_id}' returned an embedding of shape {array.shape}; expected ({n_cells}, d>0)"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ContractError(f"model '{model_id}' returned an embedding with NaN or infinite values")
+    return array
+
+
+def _device() -> str:
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def _peak_gpu_mb() -> float:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return float(torch.cuda.max_memory_allocated() / 2**20)
+    return 0.0
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in RECORDED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def embed_dataset(
+    dataset_path: str | Path, spec: ModelSpec, params: dict, seed: int, output: str | Path
+) -> str:
+    """Embed a prepared dataset with one model and write the embedding contract; return the status.
+
+    Failures never propagate: a model that raises is recorded as ``failed`` with its message,
+    one that raises NotApplicable as ``not_applicable``, so the other jobs and the report go on.
+    """
+    adata = read_dataset(str(dataset_path))
+    device = _device()
+    start = time.perf_counter()
+    embedding, status, message = None, "ok", ""
+    try:
+        check_needs(spec, adata)
+        model = load_class(spec)(params=params, seed=seed, device=device)
+        embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
+    except NotApplicable as reason:
+        status, message = "not_applicable", str(reason)
+    except Exception as error:  # one failed model never stops the others
+        status, message = "failed", f"{type(error).__name__}: {error}"
+        log.error("model %s failed on %s:\n%s", spec.id, adata.uns["dataset"]["id"], traceback.format_exc())
+    wall = time.perf_counter() - start
+
+    out = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names))
+    if embedding is not None:
+        out.obsm["X_emb"] = embedding
+    out.uns["status"] = {"status": status, "message": message}
+    out.uns["run"] = {
+        "model": spec.id,
+        "dataset": adata.uns["dataset"]["id"],
+        "params": json.dumps(params, sort_keys=True),
+        "seed": seed,
+        "device": device,
+        "wall_time_s": wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": _peak_gpu_mb(),
+        "versions": _versions(),
+    }
+    write_h5ad(out, output)
+    return status
+
+
+def read_embedding(path: str | Path, dataset: ad.AnnData) -> tuple[np.ndarray | None, str, str]:
+    """Read an embedding file; return (X_emb or None, status, message), checking cell order."""
+    emb = ad.read_h5ad(path)
+    status = emb.uns["status"]
+    if status["status"] != "ok":
+        return None, status["status"], status["message"]
+    if not emb.obs_names.equals(dataset.obs_names):
+        raise ContractError(f"{path}: cells differ from the prepared dataset's cells (ids or order)")
+    return np.asarray(emb.obsm["X_emb"]), "ok", ""

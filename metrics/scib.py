@@ -1,0 +1,95 @@
+"""The scIB integration metrics, computed by scib-metrics (pinned), with exact kNN from scikit-learn.
+
+We call scib-metrics' metric functions one by one (not its Benchmarker) so that each metric gets
+its own status and a single-batch dataset can mark batch metrics not applicable. Values are raw:
+no min-max scaling happens here (the equivalent of ``Benchmarker.get_results(min_max_scale=False)``);
+scaling between controls happens in the aggregate step. A test checks equality with the Benchmarker.
+"""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import scib_metrics
+from scib_metrics.nearest_neighbors import NeighborsResults
+from sklearn.neighbors import NearestNeighbors
+
+from metrics.base import Metric
+
+N_NEIGHBORS = 90  # scib-metrics' Benchmarker: 90, subset to 15 (graph), 50 (kBET), 90 (LISI)
+
+
+def exact_neighbors(X: np.ndarray, n_neighbors: int) -> NeighborsResults:
+    """Exact Euclidean kNN (each cell is its own first neighbour, as with pynndescent)."""
+    n_neighbors = min(n_neighbors, X.shape[0])
+    search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", n_jobs=-1).fit(X)
+    distances, indices = search.kneighbors(X)
+    return NeighborsResults(indices=indices, distances=distances)
+
+
+@dataclass
+class IntegrationInput:
+    """One embedding plus the dataset's labels, batches and unintegrated PCA."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    batches: np.ndarray
+    X_pre: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def neighbors(self) -> NeighborsResults:
+        return exact_neighbors(self.X, N_NEIGHBORS)
+
+    def knn(self, k: int) -> NeighborsResults:
+        return self.neighbors.subset_neighbors(n=min(k, self.neighbors.indices.shape[1]))
+
+    @cached_property
+    def kmeans_nmi_ari(self) -> dict[str, float]:
+        return scib_metrics.nmi_ari_cluster_labels_kmeans(self.X, self.labels)
+
+
+def _bio(name, label, fn, description, needs_batches=False) -> Metric:
+    return Metric(name, label, "bio", True, (0.0, 1.0), fn, needs_batches, description)
+
+
+def _batch(name, label, fn, description) -> Metric:
+    return Metric(name, label, "batch", True, (0.0, 1.0), fn, True, description)
+
+
+INTEGRATION_METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        _bio("isolated_labels", "Isolated labels", lambda d: scib_metrics.isolated_labels(d.X, d.labels, d.batches),
+             "rescaled silhouette of the labels present in the fewest batches", needs_batches=True),
+        _bio("kmeans_nmi", "KMeans NMI", lambda d: d.kmeans_nmi_ari["nmi"],
+             "NMI between labels and k-means clusters (k = number of labels)"),
+        _bio("kmeans_ari", "KMeans ARI", lambda d: d.kmeans_nmi_ari["ari"],
+             "ARI between labels and k-means clusters (k = number of labels)"),
+        _bio("silhouette_label", "Silhouette label", lambda d: scib_metrics.silhouette_label(d.X, d.labels),
+             "cell-type silhouette width, rescaled to [0, 1]"),
+        _bio("clisi", "cLISI", lambda d: scib_metrics.clisi_knn(d.knn(90), d.labels),
+             "cell-type LISI on the 90-NN graph, scaled so 1 = pure neighbourhoods"),
+        _batch("bras", "BRAS", lambda d: scib_metrics.bras(d.X, d.labels, d.batches),
+               "batch removal adapted silhouette (cosine, mean of other batches)"),
+        _batch("silhouette_batch", "Silhouette batch",
+               lambda d: scib_metrics.silhouette_batch(d.X, d.labels, d.batches),
+               "per-label 1 - |batch silhouette| (scIB's original batch ASW)"),
+        _batch("ilisi", "iLISI", lambda d: scib_metrics.ilisi_knn(d.knn(90), d.batches),
+               "batch LISI on the 90-NN graph, scaled so 1 = batches fully mixed"),
+        _batch("kbet", "kBET", lambda d: scib_metrics.kbet_per_label(d.knn(50), d.batches, d.labels),
+               "kBET acceptance rate per label on the 50-NN graph"),
+        _batch("graph_connectivity", "Graph connectivity",
+               lambda d: scib_metrics.graph_connectivity(d.knn(15), d.labels),
+               "mean share of each label's cells in its largest connected 15-NN component"),
+        _batch("pcr_comparison", "PCR comparison",
+               lambda d: scib_metrics.pcr_comparison(d.X_pre, d.X, d.batches, categorical=True),
+               "reduction of the variance explained by batch, relative to the unintegrated PCA"),
+    ]
+}
+
+# scib-metrics 0.5.10 Benchmarker defaults (BioConservation() and BatchCorrection()).
+INTEGRATION_DEFAULT: tuple[str, ...] = (
+    "isolated_labels", "kmeans_nmi", "kmeans_ari", "silhouette_label", "clisi",
+    "bras", "ilisi", "kbet", "graph_connectivity", "pcr_comparison",
+)

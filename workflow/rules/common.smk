@@ -1,0 +1,69 @@
+# Helpers only: config validation at start-up, the model registry, paths and per-job values.
+import sys
+from pathlib import Path
+
+REPO = Path(workflow.basedir)
+sys.path.insert(0, str(REPO))
+
+from benchmark.config import check_config  # noqa: E402
+from benchmark.registry import discover, require  # noqa: E402
+from benchmark.seeds import derive_seed  # noqa: E402
+
+CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
+SPECS = discover(REPO / "models")
+require(SPECS, CONFIG["models"], "config")
+RUN = CONFIG["run"]
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_.-]+",
+    model="[A-Za-z0-9_.-]+",
+    task="[A-Za-z0-9_]+",
+    seed=r"\d+",
+
+
+def score_paths():
+    return [
+        f"results/scores/{d}/{t}/{m}/seed{s}.tsv"
+        for d in CONFIG["datasets"]
+        for t in CONFIG["tasks"]
+        for m in CONFIG["models"]
+        for s in CONFIG["seeds"]
+    ]
+
+
+def benchmark_jobs():
+    """Every job whose Snakemake benchmark file goes into the report, with its wildcards."""
+    jobs = [
+        {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
+        for d in CONFIG["datasets"]
+    ]
+    for d in CONFIG["datasets"]:
+        for m in CONFIG["models"]:
+            for s in CONFIG["seeds"]:
+                jobs.append(
+                    {"stage": "embed", "dataset": d, "model": m, "seed": s,
+                     "path": f"results/benchmarks/embed/{d}/{m}/seed{s}.tsv"}
+                )
+                for t in CONFIG["tasks"]:
+                    jobs.append(
+                        {"stage": "evaluate", "dataset": d, "model": m, "seed": s, "task": t,
+                         "path": f"results/benchmarks/evaluate/{d}/{t}/{m}/seed{s}.tsv"}
+                    )
+    return jobs
+
+
+def dataset_summaries():
+    return {d: f"results/data/{d}/dataset.json" for d in CONFIG["datasets"]}
+
+
+def leaderboard():
+    return f"reports/{RUN}/leaderboard.html"
+
+
+def model_seed(wildcards):
+    return derive_seed(int(wildcards.seed), wildcards.dataset, wildcards.model)
+
+
+def model_resource(key, default):
+    return lambda wildcards: SPECS[wildcards.model].resources.get(key, default)

@@ -1,0 +1,18 @@
+rule prepare_dataset:
+    output:
+        dataset="results/data/{dataset}/dataset.h5ad",
+        summary="results/data/{dataset}/dataset.json",
+    params:
+        entry=lambda wildcards: CATALOG[wildcards.dataset],
+        data_dir=CONFIG["data_dir"],
+        cache_dir=CONFIG["cache_dir"],
+        qc=CONFIG["qc"],
+        seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset),
+    log:
+        "results/logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../envs/benchmark.yaml"
+    script:
+        "../scripts/prepare_dataset.py"

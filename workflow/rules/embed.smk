@@ -1,0 +1,24 @@
+rule embed:
+    input:
+        dataset="results/data/{dataset}/dataset.h5ad",
+    output:
+        embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
+    params:
+        spec=lambda wildcards: SPECS[wildcards.model],
+        model_params=lambda wildcards: SPECS[wildcards.model].params_with(
+            CONFIG["model_params"].get(wildcards.model)
+        ),
+        seed=model_seed,
+    resources:
+        gpu=model_resource("gpu", 0),
+        mem_mb=model_resource("mem_mb", 4000),
+        runtime=model_resource("runtime", 60),
+    threads: 1
+    log:
+        "results/logs/embed/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/embed/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/benchmark.yaml"
+    script:
+        "../scripts/embed.py"

@@ -1,0 +1,11 @@
+"""Snakemake glue for rule embed (see benchmark.runner.embed_dataset)."""
+
+import logging
+
+from benchmark.logs import setup_logging
+from benchmark.runner import embed_dataset
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+setup_logging(sm.log[0])
+status = embed_dataset(sm.input.dataset, sm.params.spec, sm.params.model_params, sm.params.seed, sm.output.embedding)
+logging.getLogger("embed").info("%s on %s: %s", sm.wildcards.model, sm.wildcards.dataset, status)

@@ -1,0 +1,17 @@
+"""Snakemake glue for rule evaluate (see benchmark.tasks.evaluate)."""
+
+from benchmark.io import write_tsv
+from benchmark.logs import setup_logging
+from benchmark.tasks import evaluate
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+setup_logging(sm.log[0])
+scores = evaluate(
+    sm.input.dataset,
+    sm.input.embedding,
+    sm.wildcards.task,
+    sm.params.task_config,
+    sm.wildcards.model,
+    int(sm.wildcards.seed),
+)
+write_tsv(scores, sm.output.scores)
