@@ -90,8 +90,13 @@ def aggregate(
         "config": json.loads(json.dumps(config, default=str)),
         "datasets": datasets,
         "models": {
-            m: {"name": specs[m].name, "kind": specs[m].kind, "summary": specs[m].summary,
-                "reference": specs[m].reference, "control_roles": specs[m].control_roles}
+            m: {
+                "name": specs[m].name,
+                "kind": specs[m].kind,
+                "summary": specs[m].summary,
+                "reference": specs[m].reference,
+                "control_roles": specs[m].control_roles,
+            }
             for m in config["models"]
         },
         "metrics": metrics,

@@ -10,8 +10,20 @@ from benchmark import __version__
 from benchmark.paths import REPO_ROOT
 
 PACKAGES = (
-    "torch", "snakemake", "scanpy", "anndata", "scib-metrics", "scvi-tools", "harmonypy",
-    "obonet", "networkx", "scikit-learn", "pandas", "numpy", "scipy", "jax",
+    "torch",
+    "snakemake",
+    "scanpy",
+    "anndata",
+    "scib-metrics",
+    "scvi-tools",
+    "harmonypy",
+    "obonet",
+    "networkx",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "jax",
 )
 
 
@@ -23,7 +35,10 @@ def git_commit() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -77,9 +77,7 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def embed_dataset(
-    dataset_path: str | Path, spec: ModelSpec, params: dict, seed: int, output: str | Path
-) -> str:
+def embed_dataset(dataset_path: str | Path, spec: ModelSpec, params: dict, seed: int, output: str | Path) -> str:
     """Embed a prepared dataset with one model and write the embedding contract; return the status.
 
     Failures never propagate: a model that raises is recorded as ``failed`` with its message,

@@ -52,9 +52,7 @@ def _scale_group(group: pd.DataFrame, roles: dict[str, dict[str, str]], higher: 
     return group.assign(scaled=scaled, scaling=np.where(ok, method, ""))
 
 
-def scale_scores(
-    scores: pd.DataFrame, metric_info: dict[str, dict], roles: dict[str, dict[str, str]]
-) -> pd.DataFrame:
+def scale_scores(scores: pd.DataFrame, metric_info: dict[str, dict], roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Add ``kind``, ``scaled`` and ``scaling`` columns to a long score table."""
     scores = scores.assign(kind=scores["metric"].map(lambda m: metric_info[m]["kind"]))
     parts = [
@@ -106,7 +104,9 @@ def overall_scores(tasks: pd.DataFrame, task_weights: dict[str, float]) -> pd.Da
 def rank_models(overall: pd.DataFrame, all_models: list[str], n_datasets: int) -> pd.DataFrame:
     """Mean ± sd over seeds and a rank (1 = best); models without any score come last, unranked."""
     stats = overall.groupby("model").agg(
-        score=("score", "mean"), score_sd=("score", "std"), n_datasets=("n_datasets", "max"),
+        score=("score", "mean"),
+        score_sd=("score", "std"),
+        n_datasets=("n_datasets", "max"),
         n_seeds=("seed", "nunique"),
     )
     stats = stats.reindex(all_models)

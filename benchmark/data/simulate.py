@@ -93,9 +93,7 @@ def simulate_immune(
         effect[others] = rng.normal(0.0, program_lfc, program_genes)
         effect[markers] = rng.normal(2.5 * program_lfc, 0.3, len(markers))
         programs[node.term_id] = effect
-    type_logit = np.stack(
-        [base + sum(programs[t] for t in _path_from_root(nodes, leaf.term_id)) for leaf in leaves]
-    )
+    type_logit = np.stack([base + sum(programs[t] for t in _path_from_root(nodes, leaf.term_id)) for leaf in leaves])
 
     batch_logit = rng.normal(0.0, batch_lfc_sd, (n_batches, n_genes))
     batch_depth = mean_depth * np.exp(rng.normal(0.0, 0.5, n_batches))

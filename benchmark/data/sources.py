@@ -101,9 +101,7 @@ def download(url: str, sha256: str, cache_dir: Path) -> Path:
     return target
 
 
-def load_source(
-    dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: Path
-) -> tuple[ad.AnnData, str, str]:
+def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: Path) -> tuple[ad.AnnData, str, str]:
     """Load a catalog entry's raw AnnData; return it with the input's sha256 and a description."""
     source = entry["source"]
     if source == "builtin":

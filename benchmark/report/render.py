@@ -54,7 +54,7 @@ def _views(results: dict) -> dict:
     for row in results["resources"]:
         resources[(row["dataset"], row.get("model") or "")][row["stage"]] = row
     controls: dict = defaultdict(lambda: {"negative": [], "positive": []})
-    for model, info in results["models"].items():
+    for info in results["models"].values():
         for kind, role in info.get("control_roles", {}).items():
             controls[kind][role].append(info["name"])
     return {

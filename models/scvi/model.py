@@ -18,9 +18,7 @@ class ScVI(Model):
         counts = adata[:, genes].copy()
         batch_key = "batch" if n_batches(counts) > 1 else None
         scvi.model.SCVI.setup_anndata(counts, batch_key=batch_key)
-        model = scvi.model.SCVI(
-            counts, n_latent=int(self.params["n_latent"]), n_layers=int(self.params["n_layers"])
-        )
+        model = scvi.model.SCVI(counts, n_latent=int(self.params["n_latent"]), n_layers=int(self.params["n_layers"]))
         model.train(
             max_epochs=int(self.params["max_epochs"]),
             batch_size=int(self.params["batch_size"]),

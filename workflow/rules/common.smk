@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-REPO = Path(workflow.basedir)
+REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))
 
 from benchmark.config import check_config  # noqa: E402

@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny seeded datasets (cached, returned as copies) and the shared data folder."""
+
+import os
+from functools import cache
+from pathlib import Path
+
+import anndata as ad
+import pytest
+
+from benchmark.data.prepare import prepare_dataset
+from benchmark.paths import REPO_ROOT
+
+SIM_ENTRY = {
+    "source": "builtin",
+    "builtin": "simulated_immune",
+    "description": "tiny simulation",
+    "params": {"n_cells": 300, "n_batches": 3, "seed": 3},
+    "counts": True,
+    "keys": {"batch": "batch", "label": "cell_type", "ontology_id": "cell_type_ontology_term_id"},
+}
+PBMC68K_ENTRY = {
+    "source": "builtin",
+    "builtin": "pbmc68k_reduced",
+    "description": "bundled",
+    "counts": False,
+    "keys": {"batch": None, "label": "bulk_labels"},
+}
+QC = {"min_genes": 5, "min_cells": 1}
+
+
+def shared_data_dir() -> Path | None:
+    """$SCFM_DATA_DIR, else ../shared/data beside the checkout, else None."""
+    candidates = [os.environ.get("SCFM_DATA_DIR"), REPO_ROOT.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate, "MANIFEST.sha256").exists():
+            return Path(candidate).resolve()
+    return None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared real data; a skip locally when absent, an error when SCFM_REQUIRE_DATA=1 (CI)."""
+    found = shared_data_dir()
+    if found is None:
+        if os.environ.get("SCFM_REQUIRE_DATA") == "1":
+            pytest.fail("SCFM_REQUIRE_DATA=1 but no shared data folder: set SCFM_DATA_DIR")
+        pytest.skip("shared data folder not found (set SCFM_DATA_DIR)")
+    return found
+
+
+@cache
+def _prepared(name: str) -> ad.AnnData:
+    entry = {"sim": SIM_ENTRY, "pbmc68k": PBMC68K_ENTRY}[name]
+    return prepare_dataset(name, entry, None, Path("/nonexistent"), QC, seed=0)
+
+
+@pytest.fixture
+def sim() -> ad.AnnData:
+    """A prepared 300-cell simulated dataset (3 batches, counts, CL ids)."""
+    return _prepared("sim").copy()
+
+
+@pytest.fixture
+def pbmc68k() -> ad.AnnData:
+    """scanpy's pbmc68k_reduced prepared: log-normalised, one batch."""
+    return _prepared("pbmc68k").copy()

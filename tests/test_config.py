@@ -1,0 +1,76 @@
+import copy
+
+import pytest
+import yaml
+
+from benchmark.config import check_config, load_catalog, load_config, validate
+from benchmark.errors import ConfigError
+from benchmark.paths import REPO_ROOT
+from benchmark.registry import discover, require
+
+CONFIGS = sorted((REPO_ROOT / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name != "datasets.yaml"], ids=lambda p: p.name)
+def test_shipped_configs_are_valid_and_name_known_models(path):
+    config, catalog = load_config(path)
+    require(discover(), config["models"], str(path))
+    assert set(config["datasets"]) <= set(catalog)
+
+
+def base_config() -> dict:
+    return copy.deepcopy(yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text()))
+
+
+def test_error_names_the_bad_key():
+    config = base_config()
+    config["seeds"] = ["zero"]
+    with pytest.raises(
+        ConfigError, match=r"my.yaml is invalid \(config schema\):\n  key `seeds\[0\]`: 'zero' is not of type 'integer'"
+    ):
+        check_config(config, "my.yaml")
+
+
+def test_unknown_key_is_rejected():
+    config = base_config()
+    config["modles"] = ["random"]
+    with pytest.raises(
+        ConfigError, match=r"key `\(top level\)`: Additional properties are not allowed \('modles' was unexpected\)"
+    ):
+        check_config(config, "my.yaml")
+
+
+def test_unknown_dataset_lists_known_ones():
+    config = base_config()
+    config["datasets"] = ["nope"]
+    with pytest.raises(
+        ConfigError,
+        match=r"key `datasets` names \['nope'\] which are not in the catalog .*known datasets: .*sim_immune",
+    ):
+        check_config(config, "my.yaml")
+
+
+def test_unknown_model_is_rejected():
+    with pytest.raises(ConfigError, match=r"key `models` names \['nope'\] which have no models/<id>/model.yaml"):
+        require(discover(), ["random", "nope"], "my.yaml")
+
+
+def test_catalog_entry_without_required_field(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text("mine:\n  source: path\n  description: x\n")
+    with pytest.raises(
+        ConfigError, match=r"catalog.yaml is invalid \(catalog schema\):\n  key `mine`: 'path' is a required property"
+    ):
+        load_catalog(path)
+
+
+def test_url_entry_needs_sha256():
+    with pytest.raises(ConfigError, match="key `x`: 'sha256' is a required property"):
+        validate({"x": {"source": "url", "url": "https://example.org/a.h5ad", "description": "d"}}, "catalog", "c")
+
+
+def test_defaults_are_filled():
+    config = base_config()
+    del config["qc"], config["scoring"]
+    filled, _ = check_config(config)
+    assert filled["qc"] == {"min_genes": 25, "min_cells": 3} and filled["scoring"]["bio_weight"] == 0.6

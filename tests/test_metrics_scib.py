@@ -1,0 +1,105 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scib_metrics.benchmark import BatchCorrection, Benchmarker, BioConservation
+
+from benchmark.tasks.integration import evaluate_integration, integration_metrics
+from metrics.scib import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput, exact_neighbors
+
+# Our metric name -> scib-metrics' raw result row name.
+SCIB_ROW = {
+    "isolated_labels": "isolated_labels",
+    "kmeans_nmi": "nmi_ari_cluster_labels_kmeans_nmi",
+    "kmeans_ari": "nmi_ari_cluster_labels_kmeans_ari",
+    "silhouette_label": "silhouette_label",
+    "clisi": "clisi_knn",
+    "bras": "bras",
+    "ilisi": "ilisi_knn",
+    "kbet": "kbet_per_label",
+    "graph_connectivity": "graph_connectivity",
+    "pcr_comparison": "pcr_comparison",
+}
+
+
+def test_values_equal_scib_metrics_benchmarker_unscaled(sim):
+    """Our per-metric calls reproduce Benchmarker.get_results(min_max_scale=False) exactly."""
+    rng = np.random.default_rng(0)
+    X = sim.obsm["X_pca_unintegrated"][:, :10] + rng.normal(0, 0.5, (sim.n_obs, 10)).astype(np.float32)
+    sim.obsm["X_test"] = X
+    bench = Benchmarker(
+        sim,
+        batch_key="batch",
+        label_key="cell_type",
+        embedding_obsm_keys=["X_test"],
+        pre_integrated_embedding_obsm_key="X_pca_unintegrated",
+        bio_conservation_metrics=BioConservation(),
+        batch_correction_metrics=BatchCorrection(),
+        progress_bar=False,
+    )
+    bench.prepare(neighbor_computer=exact_neighbors)
+    bench.benchmark()
+    reference = bench.get_results(min_max_scale=False, clean_names=False).loc["X_test"]
+    ours = {r["metric"]: r["value"] for r in evaluate_integration(sim, X, {"metrics": None})}
+    assert set(ours) == set(INTEGRATION_DEFAULT)
+    for name, value in ours.items():
+        assert value == pytest.approx(float(reference[SCIB_ROW[name]]), abs=1e-6), name
+
+
+def test_exact_neighbors_include_self_first():
+    X = np.random.default_rng(1).normal(size=(50, 4))
+    result = exact_neighbors(X, 10)
+    assert result.indices.shape == (50, 10)
+    np.testing.assert_array_equal(result.indices[:, 0], np.arange(50))
+    assert np.all(np.diff(result.distances, axis=1) >= 0)
+
+
+def test_single_batch_marks_batch_metrics_not_applicable(pbmc68k):
+    rows = pd.DataFrame(evaluate_integration(pbmc68k, pbmc68k.obsm["X_pca_unintegrated"], {"metrics": None}))
+    skipped = rows[rows["status"] == "not_applicable"]
+    assert set(skipped["metric"]) == {
+        "isolated_labels",
+        "bras",
+        "ilisi",
+        "kbet",
+        "graph_connectivity",
+        "pcr_comparison",
+    }
+    assert set(skipped["message"]) == {"the dataset has a single batch"}
+    assert rows.loc[rows["status"] == "ok", "value"].notna().all()
+
+
+def test_a_failing_metric_does_not_hide_the_others(sim, monkeypatch):
+    from dataclasses import replace
+
+    broken = replace(INTEGRATION_METRICS["clisi"], fn=lambda d: 1 / 0)
+    monkeypatch.setitem(INTEGRATION_METRICS, "clisi", broken)
+    rows = {
+        r["metric"]: r
+        for r in evaluate_integration(sim, sim.obsm["X_pca_unintegrated"], {"metrics": ["clisi", "kmeans_nmi"]})
+    }
+    assert rows["clisi"]["status"] == "failed" and rows["clisi"]["message"] == "ZeroDivisionError: division by zero"
+    assert rows["kmeans_nmi"]["status"] == "ok" and 0 <= rows["kmeans_nmi"]["value"] <= 1
+
+
+def test_unknown_metric_name_is_rejected():
+    with pytest.raises(ValueError, match=r"`tasks.integration.metrics` names unknown metrics \['nmi'\]"):
+        integration_metrics({"metrics": ["nmi"]})
+
+
+def test_oracle_beats_random_on_bio(sim):
+    labels = sim.obs["cell_type"].cat.codes.to_numpy()
+    oracle = np.eye(labels.max() + 1)[labels] + np.random.default_rng(0).normal(0, 0.1, (sim.n_obs, labels.max() + 1))
+    random = np.random.default_rng(0).normal(size=(sim.n_obs, 10))
+    names = ["kmeans_nmi", "silhouette_label", "clisi"]
+    score = {
+        n: {r["metric"]: r["value"] for r in evaluate_integration(sim, X.astype(np.float32), {"metrics": names})}
+        for n, X in (("oracle", oracle), ("random", random))
+    }
+    for name in names:
+        assert score["oracle"][name] > score["random"][name] + 0.2, name
+
+
+def test_input_caches_neighbors():
+    X = np.random.default_rng(2).normal(size=(30, 3)).astype(np.float32)
+    data = IntegrationInput(X, np.array(["a", "b"] * 15), np.array(["x"] * 15 + ["y"] * 15), X)
+    assert data.neighbors is data.neighbors and data.knn(15).indices.shape == (30, 15)

@@ -1,0 +1,62 @@
+"""Every registered model against the plugin contract, on tiny seeded data."""
+
+import numpy as np
+import pytest
+
+from benchmark.errors import NotApplicable
+from benchmark.registry import discover, load_class
+from benchmark.runner import check_needs
+
+SPECS = discover()
+FAST = {"scvi": {"max_epochs": 2, "n_top_genes": 200}}
+
+
+def make(model_id: str, seed: int = 0):
+    spec = SPECS[model_id]
+    return load_class(spec)(spec.params_with(FAST.get(model_id)), seed=seed)
+
+
+@pytest.mark.parametrize("model_id", sorted(SPECS))
+def test_embed_contract_and_determinism(model_id, sim):
+    check_needs(SPECS[model_id], sim)
+    first = np.asarray(make(model_id).embed(sim.copy()))
+    second = np.asarray(make(model_id).embed(sim.copy()))
+    assert first.ndim == 2 and first.shape[0] == sim.n_obs and first.shape[1] > 0
+    assert np.all(np.isfinite(first))
+    np.testing.assert_array_equal(first, second)  # same seed, same embedding on CPU
+
+
+@pytest.mark.parametrize("model_id", sorted(SPECS))
+def test_declared_needs_match_what_the_model_handles(model_id, pbmc68k):
+    """On log-normalised single-batch data a model either declares a need that fails or embeds."""
+    spec = SPECS[model_id]
+    try:
+        check_needs(spec, pbmc68k)
+    except NotApplicable as reason:
+        assert spec.needs.get("counts") or spec.needs.get("batches"), reason
+        return
+    embedding = np.asarray(make(model_id).embed(pbmc68k.copy()))
+    assert embedding.shape[0] == pbmc68k.n_obs and np.all(np.isfinite(embedding))
+
+
+def test_needs_messages(pbmc68k):
+    with pytest.raises(NotApplicable, match="scVI needs raw counts; dataset 'pbmc68k' has log_normalized values"):
+        check_needs(SPECS["scvi"], pbmc68k)
+    with pytest.raises(NotApplicable, match="Harmony corrects batches; dataset 'pbmc68k' has a single batch"):
+        check_needs(SPECS["harmony"], pbmc68k)
+
+
+def test_oracle_knows_labels_and_batch_only_knows_batches(sim):
+    oracle = make("label_oracle").embed(sim)
+    batch_only = make("batch_only").embed(sim)
+    assert np.array_equal(oracle.argmax(axis=1), sim.obs["cell_type"].cat.codes.to_numpy())
+    assert np.array_equal(batch_only.argmax(axis=1), sim.obs["batch"].cat.codes.to_numpy())
+
+
+def test_harmony_reduces_batch_separation(sim):
+    from sklearn.metrics import silhouette_score
+
+    batches = sim.obs["batch"].to_numpy()
+    before = silhouette_score(make("hvg_pca").embed(sim.copy()), batches)
+    after = silhouette_score(make("harmony").embed(sim.copy()), batches)
+    assert after < before

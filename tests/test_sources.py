@@ -1,0 +1,100 @@
+import functools
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+
+from benchmark.data.sources import download, load_source, read_h5ad_checked, resolve_data_dir, resolve_path
+from benchmark.errors import ConfigError
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A loopback HTTP server serving tmp_path/www; yields (base URL, folder, request log)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
+    server.shutdown()
+
+
+def _tiny_h5ad(path: Path) -> str:
+    adata = ad.AnnData(np.arange(12, dtype=np.float32).reshape(4, 3))
+    adata.obs["batch"] = ["a", "a", "b", "b"]
+    adata.write_h5ad(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_download_once_verified_then_cached(http_server, tmp_path):
+    base, root, requests = http_server
+    checksum = _tiny_h5ad(root / "tiny.h5ad")
+    cache = tmp_path / "cache"
+    first = download(f"{base}/tiny.h5ad", checksum, cache)
+    second = download(f"{base}/tiny.h5ad", checksum, cache)
+    assert first == second and first.read_bytes() == (root / "tiny.h5ad").read_bytes()
+    assert requests == ["/tiny.h5ad"]  # never re-downloaded
+
+
+def test_download_with_wrong_sha256_fails_and_keeps_nothing(http_server, tmp_path):
+    base, root, _ = http_server
+    _tiny_h5ad(root / "tiny.h5ad")
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match=r"sha256 is [0-9a-f]{64} but the catalog expects 0{64}"):
+        download(f"{base}/tiny.h5ad", "0" * 64, cache)
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_url_source_loads_anndata(http_server, tmp_path):
+    base, root, _ = http_server
+    checksum = _tiny_h5ad(root / "tiny.h5ad")
+    entry = {"source": "url", "url": f"{base}/tiny.h5ad", "sha256": checksum}
+    adata, sha, origin = load_source("tiny", entry, None, tmp_path / "cache")
+    assert adata.shape == (4, 3) and sha == checksum and origin.endswith("tiny.h5ad")
+
+
+def test_relative_path_needs_data_dir():
+    with pytest.raises(
+        ConfigError,
+        match="no data directory is set; set `data_dir` in the config or the environment variable SCFM_DATA_DIR",
+    ):
+        resolve_path("mine", "folder/file.h5ad", None)
+
+
+def test_data_dir_from_config_then_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SCFM_DATA_DIR", str(tmp_path / "env"))
+    assert resolve_data_dir(None) == (tmp_path / "env").resolve()
+    assert resolve_data_dir(str(tmp_path / "cfg")) == (tmp_path / "cfg").resolve()
+    monkeypatch.delenv("SCFM_DATA_DIR")
+    assert resolve_data_dir(None) is None
+
+
+def test_missing_file_names_the_dataset(tmp_path):
+    with pytest.raises(ConfigError, match=r"dataset 'mine': file .*nope.h5ad does not exist"):
+        resolve_path("mine", "nope.h5ad", tmp_path)
+
+
+def test_path_source_checks_sha256(tmp_path):
+    checksum = _tiny_h5ad(tmp_path / "tiny.h5ad")
+    entry = {"source": "path", "path": "tiny.h5ad", "sha256": "f" * 64}
+    with pytest.raises(ConfigError, match=f"has sha256 {checksum} but the catalog expects f{{64}}"):
+        load_source("tiny", entry, tmp_path, tmp_path)
+
+
+def test_truncated_h5ad_is_a_clear_error(tmp_path):
+    _tiny_h5ad(tmp_path / "tiny.h5ad")
+    data = (tmp_path / "tiny.h5ad").read_bytes()
+    (tmp_path / "cut.h5ad").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConfigError, match="cannot read .*cut.h5ad as .h5ad .* truncated or not an AnnData file"):
+        read_h5ad_checked("cut", tmp_path / "cut.h5ad")
