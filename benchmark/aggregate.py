@@ -8,9 +8,17 @@ import pandas as pd
 
 from benchmark.config import validate
 from benchmark.io import write_json, write_tsv
+from benchmark.ontology import read_ontology
 from benchmark.provenance import provenance
 from benchmark.registry import ModelSpec
-from benchmark.scoring import overall_scores, rank_models, scale_scores, summarize_over_seeds, task_scores
+from benchmark.scoring import (
+    overall_scores,
+    rank_models,
+    rogi_vs_f1,
+    scale_scores,
+    summarize_over_seeds,
+    task_scores,
+)
 from benchmark.tasks import SCORE_COLUMNS, TASKS
 
 RESULTS_SCHEMA_VERSION = 1
@@ -67,6 +75,7 @@ def aggregate(
     dataset_summaries: dict[str, str],
     config: dict,
     specs: dict[str, ModelSpec],
+    ontology_graph: str | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Build the results document (validated against results.schema.yaml) and the long score table."""
     datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
@@ -86,7 +95,7 @@ def aggregate(
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "run": config["run"],
-        "provenance": provenance(config, datasets),
+        "provenance": provenance(config, datasets, _ontology_info(ontology_graph)),
         "config": json.loads(json.dumps(config, default=str)),
         "datasets": datasets,
         "models": {
@@ -104,11 +113,19 @@ def aggregate(
         "task_scores": _records(summarize_over_seeds(tasks)),
         "ranking": _records(ranking),
         "failures": _records(failures),
+        "rogi_vs_f1": rogi_vs_f1(scores),
         "resources": _records(read_benchmarks(benchmark_jobs)),
         "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
     }
     validate(results, "results", "results.json")
     return results, scores
+
+
+def _ontology_info(path: str | None) -> dict:
+    if path is None:
+        return {}
+    ontology = read_ontology(path)
+    return {"source": ontology.source, "version": ontology.version, "terms": len(ontology.names)}
 
 
 def write_results(results: dict, scores: pd.DataFrame, results_path: str, scores_path: str) -> None:

@@ -15,6 +15,7 @@ DEFAULTS = {
     "cache_dir": None,
     "model_params": {},
     "qc": {"min_genes": 25, "min_cells": 3},
+    "ontology": {"source": None, "include_part_of": False, "dca_dims": 256},
     "scoring": {"bio_weight": 0.6, "task_weights": {}},
 }
 
@@ -52,6 +53,8 @@ def with_defaults(config: dict) -> dict:
     merged = {**DEFAULTS, **config}
     merged["qc"] = {**DEFAULTS["qc"], **(config.get("qc") or {})}
     merged["scoring"] = {**DEFAULTS["scoring"], **(config.get("scoring") or {})}
+    merged["ontology"] = {**DEFAULTS["ontology"], **(config.get("ontology") or {})}
+    merged["tasks"] = {task: settings or {} for task, settings in config["tasks"].items()}
     return merged
 
 

@@ -36,7 +36,8 @@ def write_h5ad(adata: ad.AnnData, path: str | Path) -> None:
 
 
 def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))
+    compression = "gzip" if str(path).endswith(".gz") else None
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False, compression=compression))
 
 
 def write_json(obj: object, path: str | Path) -> None:

@@ -59,8 +59,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def provenance(config: dict, datasets: dict[str, dict]) -> dict:
+def provenance(config: dict, datasets: dict[str, dict], ontology: dict | None = None) -> dict:
     return {
+        "ontology": ontology or {},
         "suite_version": __version__,
         "git_commit": git_commit(),
         "config_hash": config_hash(config),

@@ -15,6 +15,7 @@ import pandas as pd
 from benchmark.data.contract import is_labelled, n_batches, read_dataset
 from benchmark.errors import ContractError, NotApplicable
 from benchmark.io import write_h5ad
+from benchmark.ontology import OntologyView, load_view, ontology_problem
 from benchmark.registry import ModelSpec, load_class
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ STATUSES = ("ok", "not_applicable", "failed")
 RECORDED_PACKAGES = ("torch", "scanpy", "anndata", "scvi-tools", "harmonypy", "scib-metrics", "numpy")
 
 
-def check_needs(spec: ModelSpec, adata: ad.AnnData) -> None:
+def check_needs(spec: ModelSpec, adata: ad.AnnData, ontology: OntologyView | None = None) -> None:
     """Raise NotApplicable when the dataset lacks what model.yaml says the model needs."""
     needs = spec.needs
     info = adata.uns["dataset"]
@@ -33,6 +34,10 @@ def check_needs(spec: ModelSpec, adata: ad.AnnData) -> None:
         raise NotApplicable(f"{spec.name} corrects batches; dataset '{info['id']}' has a single batch")
     if needs.get("labels") and not is_labelled(adata):
         raise NotApplicable(f"{spec.name} needs cell-type labels; dataset '{info['id']}' has none")
+    if needs.get("ontology"):
+        problem = ontology_problem(adata, ontology)
+        if problem:
+            raise NotApplicable(f"{spec.name} needs Cell Ontology labels: {problem}")
     organisms = needs.get("organism")
     if organisms and info.get("organism") not in organisms:
         raise NotApplicable(f"{spec.name} supports {organisms}; dataset '{info['id']}' is {info.get('organism')}")
@@ -77,7 +82,14 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def embed_dataset(dataset_path: str | Path, spec: ModelSpec, params: dict, seed: int, output: str | Path) -> str:
+def embed_dataset(
+    dataset_path: str | Path,
+    spec: ModelSpec,
+    params: dict,
+    seed: int,
+    output: str | Path,
+    ontology_paths: tuple[str, str] | None = None,
+) -> str:
     """Embed a prepared dataset with one model and write the embedding contract; return the status.
 
     Failures never propagate: a model that raises is recorded as ``failed`` with its message,
@@ -88,8 +100,9 @@ def embed_dataset(dataset_path: str | Path, spec: ModelSpec, params: dict, seed:
     start = time.perf_counter()
     embedding, status, message = None, "ok", ""
     try:
-        check_needs(spec, adata)
-        model = load_class(spec)(params=params, seed=seed, device=device)
+        ontology = load_view(*ontology_paths) if ontology_paths else None
+        check_needs(spec, adata, ontology)
+        model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology)
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
     except NotApplicable as reason:
         status, message = "not_applicable", str(reason)

@@ -7,7 +7,9 @@
   otherwise min-max over the models that ran (the ``scaling`` column says which). Values outside the controls are
   kept (below 0 / above 1), so the scale shows where models land relative to the controls.
 - Integration: ``bio_weight`` x mean(bio) + (1 - bio_weight) x mean(batch) (scIB's 0.6/0.4); a
-  single-batch dataset has no batch metrics and scores on bio alone.
+  single-batch dataset has no batch metrics and scores on bio alone. scGraph-OntoRWR (ontology) and
+  ROGI (landscape) are reported beside it, not mixed into it.
+- Other tasks: the mean of their scored metrics.
 - Overall: task scores weighted by ``task_weights`` (default 1 each) per dataset, then averaged over
   the datasets where the model produced a score (the coverage is reported beside it).
 - Failed and not-applicable results carry no number and are never averaged as zero.
@@ -54,17 +56,24 @@ def _scale_group(group: pd.DataFrame, roles: dict[str, dict[str, str]], higher: 
 
 def scale_scores(scores: pd.DataFrame, metric_info: dict[str, dict], roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Add ``kind``, ``scaled`` and ``scaling`` columns to a long score table."""
-    scores = scores.assign(kind=scores["metric"].map(lambda m: metric_info[m]["kind"]))
+    scores = scores.assign(
+        kind=scores["metric"].map(lambda m: metric_info[m]["kind"]),
+        scored=scores["metric"].map(lambda m: bool(metric_info[m].get("scored", True))),
+    )
     parts = [
         _scale_group(group, roles, metric_info[key[2]]["higher_is_better"], metric_info[key[2]]["kind"])
         for key, group in scores.groupby(GROUP, sort=True)
     ]
-    return pd.concat(parts).sort_index() if parts else scores.assign(scaled=[], scaling=[])
+    return pd.concat(parts).sort_index() if parts else scores.assign(scaled=np.nan, scaling="")
 
 
 def task_scores(scaled: pd.DataFrame, bio_weight: float) -> pd.DataFrame:
-    """Per (dataset, task, model, seed): mean scaled value per kind and the task score (scaled and raw)."""
-    ok = scaled[scaled["status"] == "ok"]
+    """Per (dataset, task, model, seed): mean scaled value per kind and the task score (scaled and raw).
+
+    Only metrics with ``scored`` count; kinds other than bio/batch in the integration task (ontology,
+    landscape) are reported as their own columns but the integration score stays scIB's bio/batch mix.
+    """
+    ok = scaled[(scaled["status"] == "ok") & scaled["scored"]]
     rows = []
     for (dataset, task, model, seed), group in scaled.groupby(["dataset", "task", "model", "seed"], sort=True):
         good = ok.loc[ok.index.intersection(group.index)]
@@ -87,6 +96,8 @@ def _combine(kind_means: pd.Series, bio_weight: float) -> float:
         return np.nan
     if {"bio", "batch"} <= set(kind_means.index):
         return bio_weight * kind_means["bio"] + (1 - bio_weight) * kind_means["batch"]
+    if "bio" in kind_means.index:  # single batch: biology alone
+        return float(kind_means["bio"])
     return float(kind_means.mean())
 
 
@@ -127,3 +138,24 @@ def summarize_over_seeds(tasks: pd.DataFrame) -> pd.DataFrame:
     spread = grouped[numeric].std().fillna(0.0).add_suffix("_sd")
     meta = grouped.agg(status=("status", "first"), message=("message", "first"), complete=("complete", "all"))
     return pd.concat([meta, summary, spread], axis=1).reset_index()
+
+
+def rogi_vs_f1(scores: pd.DataFrame, rogi_metric: str = "rogi_pca", f1_metric: str = "logreg_macro_f1") -> list[dict]:
+    """Per dataset, the correlation across models between ROGI and annotation macro-F1 (raw values).
+
+    The anchor study proposes ROGI as a label-free proxy for how well a model will annotate: a strong
+    negative correlation (smoother = better F1) supports using it to pick a model without labels.
+    """
+    ok = scores[scores["status"] == "ok"]
+    rows = []
+    for dataset, group in ok.groupby("dataset", sort=True):
+        pairs = group.pivot_table(index="model", columns="metric", values="value", aggfunc="mean")
+        if rogi_metric not in pairs or f1_metric not in pairs:
+            continue
+        pairs = pairs[[rogi_metric, f1_metric]].dropna()
+        row = {"dataset": dataset, "n_models": len(pairs), "pearson": None, "spearman": None}
+        if len(pairs) >= 3 and pairs.std().gt(0).all():
+            row["pearson"] = float(pairs[rogi_metric].corr(pairs[f1_metric]))
+            row["spearman"] = float(pairs[rogi_metric].corr(pairs[f1_metric], method="spearman"))
+        rows.append(row)
+    return rows

@@ -4,7 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("bio", "batch", "annotation", "ontology", "clinical", "gene")
+KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "clinical", "gene")
+REQUIREMENTS = ("labels", "batches", "ontology")
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,9 @@ class Metric:
     higher_is_better: bool
     range: tuple[float, float]
     fn: Callable[[Any], float]
-    needs_batches: bool = False
+    requires: tuple[str, ...] = ("labels",)
     description: str = ""
+    scored: bool = True  # False: reported beside the scores, not aggregated into them
 
     def metadata(self) -> dict:
         return {
@@ -27,4 +29,5 @@ class Metric:
             "higher_is_better": self.higher_is_better,
             "range": list(self.range),
             "description": self.description,
+            "scored": self.scored,
         }

@@ -64,3 +64,36 @@ def sim() -> ad.AnnData:
 def pbmc68k() -> ad.AnnData:
     """scanpy's pbmc68k_reduced prepared: log-normalised, one batch."""
     return _prepared("pbmc68k").copy()
+
+
+@cache
+def _bundled_ontology():
+    from metrics.ontology import load_cell_ontology
+
+    return load_cell_ontology(None)
+
+
+def small_ontology_view(terms: list[str]):
+    """An OntologyView on the bundled CL restricted to ``terms`` and their ancestors (fast DCA)."""
+    import networkx as nx
+    import pandas as pd
+
+    from benchmark.ontology import OntologyView
+    from metrics.lcad import LCAD
+    from metrics.ontology import CellOntology
+    from metrics.scgraph import ontology_vectors
+
+    full = _bundled_ontology()
+    nodes = set(terms).union(*(nx.ancestors(full.graph, t) for t in terms))
+    graph = nx.DiGraph(full.graph.subgraph(nodes))
+    order, vectors = ontology_vectors(graph, dims=16)
+    names = {n: full.names[n] for n in graph}
+    return OntologyView(
+        CellOntology(graph, names, set(), full.source, full.version), pd.DataFrame(vectors, index=order), LCAD(graph)
+    )
+
+
+@pytest.fixture
+def sim_ontology(sim):
+    """A small ontology view covering the simulated dataset's cell types."""
+    return small_ontology_view(sorted(sim.obs["cell_type_ontology_term_id"].unique()))

@@ -3,8 +3,15 @@ import pandas as pd
 import pytest
 from scib_metrics.benchmark import BatchCorrection, Benchmarker, BioConservation
 
+from benchmark.tasks.context import TaskContext
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
-from metrics.scib import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput, exact_neighbors
+from metrics.integration import INTEGRATION_METRICS, IntegrationInput
+from metrics.scib import SCIB_DEFAULT, exact_neighbors
+
+
+def integrate(dataset, X, metrics=None, ontology=None):
+    return evaluate_integration(TaskContext(dataset, X, {"metrics": metrics}, seed=0, ontology=ontology))
+
 
 # Our metric name -> scib-metrics' raw result row name.
 SCIB_ROW = {
@@ -39,8 +46,8 @@ def test_values_equal_scib_metrics_benchmarker_unscaled(sim):
     bench.prepare(neighbor_computer=exact_neighbors)
     bench.benchmark()
     reference = bench.get_results(min_max_scale=False, clean_names=False).loc["X_test"]
-    ours = {r["metric"]: r["value"] for r in evaluate_integration(sim, X, {"metrics": None})}
-    assert set(ours) == set(INTEGRATION_DEFAULT)
+    ours = {r["metric"]: r["value"] for r in integrate(sim, X, list(SCIB_DEFAULT))}
+    assert set(ours) == set(SCIB_DEFAULT)
     for name, value in ours.items():
         assert value == pytest.approx(float(reference[SCIB_ROW[name]]), abs=1e-6), name
 
@@ -54,7 +61,7 @@ def test_exact_neighbors_include_self_first():
 
 
 def test_single_batch_marks_batch_metrics_not_applicable(pbmc68k):
-    rows = pd.DataFrame(evaluate_integration(pbmc68k, pbmc68k.obsm["X_pca_unintegrated"], {"metrics": None}))
+    rows = pd.DataFrame(integrate(pbmc68k, pbmc68k.obsm["X_pca_unintegrated"]))
     skipped = rows[rows["status"] == "not_applicable"]
     assert set(skipped["metric"]) == {
         "isolated_labels",
@@ -63,8 +70,12 @@ def test_single_batch_marks_batch_metrics_not_applicable(pbmc68k):
         "kbet",
         "graph_connectivity",
         "pcr_comparison",
+        "scgraph_ontorwr",
     }
-    assert set(skipped["message"]) == {"the dataset has a single batch"}
+    assert set(skipped["message"]) == {"the dataset has a single batch", "no Cell Ontology was configured for this run"}
+    assert (
+        skipped.set_index("metric").loc["scgraph_ontorwr", "message"] == "no Cell Ontology was configured for this run"
+    )
     assert rows.loc[rows["status"] == "ok", "value"].notna().all()
 
 
@@ -73,10 +84,7 @@ def test_a_failing_metric_does_not_hide_the_others(sim, monkeypatch):
 
     broken = replace(INTEGRATION_METRICS["clisi"], fn=lambda d: 1 / 0)
     monkeypatch.setitem(INTEGRATION_METRICS, "clisi", broken)
-    rows = {
-        r["metric"]: r
-        for r in evaluate_integration(sim, sim.obsm["X_pca_unintegrated"], {"metrics": ["clisi", "kmeans_nmi"]})
-    }
+    rows = {r["metric"]: r for r in integrate(sim, sim.obsm["X_pca_unintegrated"], ["clisi", "kmeans_nmi"])}
     assert rows["clisi"]["status"] == "failed" and rows["clisi"]["message"] == "ZeroDivisionError: division by zero"
     assert rows["kmeans_nmi"]["status"] == "ok" and 0 <= rows["kmeans_nmi"]["value"] <= 1
 
@@ -92,7 +100,7 @@ def test_oracle_beats_random_on_bio(sim):
     random = np.random.default_rng(0).normal(size=(sim.n_obs, 10))
     names = ["kmeans_nmi", "silhouette_label", "clisi"]
     score = {
-        n: {r["metric"]: r["value"] for r in evaluate_integration(sim, X.astype(np.float32), {"metrics": names})}
+        n: {r["metric"]: r["value"] for r in integrate(sim, X.astype(np.float32), names)}
         for n, X in (("oracle", oracle), ("random", random))
     }
     for name in names:

@@ -6,21 +6,22 @@ import pytest
 from benchmark.errors import NotApplicable
 from benchmark.registry import discover, load_class
 from benchmark.runner import check_needs
+from tests.conftest import small_ontology_view
 
 SPECS = discover()
 FAST = {"scvi": {"max_epochs": 2, "n_top_genes": 200}}
 
 
-def make(model_id: str, seed: int = 0):
+def make(model_id: str, seed: int = 0, ontology=None):
     spec = SPECS[model_id]
-    return load_class(spec)(spec.params_with(FAST.get(model_id)), seed=seed)
+    return load_class(spec)(spec.params_with(FAST.get(model_id)), seed=seed, ontology=ontology)
 
 
 @pytest.mark.parametrize("model_id", sorted(SPECS))
-def test_embed_contract_and_determinism(model_id, sim):
-    check_needs(SPECS[model_id], sim)
-    first = np.asarray(make(model_id).embed(sim.copy()))
-    second = np.asarray(make(model_id).embed(sim.copy()))
+def test_embed_contract_and_determinism(model_id, sim, sim_ontology):
+    check_needs(SPECS[model_id], sim, sim_ontology)
+    first = np.asarray(make(model_id, ontology=sim_ontology).embed(sim.copy()))
+    second = np.asarray(make(model_id, ontology=sim_ontology).embed(sim.copy()))
     assert first.ndim == 2 and first.shape[0] == sim.n_obs and first.shape[1] > 0
     assert np.all(np.isfinite(first))
     np.testing.assert_array_equal(first, second)  # same seed, same embedding on CPU
@@ -33,7 +34,7 @@ def test_declared_needs_match_what_the_model_handles(model_id, pbmc68k):
     try:
         check_needs(spec, pbmc68k)
     except NotApplicable as reason:
-        assert spec.needs.get("counts") or spec.needs.get("batches"), reason
+        assert spec.needs.get("counts") or spec.needs.get("batches") or spec.needs.get("ontology"), reason
         return
     embedding = np.asarray(make(model_id).embed(pbmc68k.copy()))
     assert embedding.shape[0] == pbmc68k.n_obs and np.all(np.isfinite(embedding))
@@ -44,6 +45,8 @@ def test_needs_messages(pbmc68k):
         check_needs(SPECS["scvi"], pbmc68k)
     with pytest.raises(NotApplicable, match="Harmony corrects batches; dataset 'pbmc68k' has a single batch"):
         check_needs(SPECS["harmony"], pbmc68k)
+    with pytest.raises(NotApplicable, match=r"needs Cell Ontology labels: the dataset has no Cell Ontology ids"):
+        check_needs(SPECS["ontology_oracle"], pbmc68k, small_ontology_view(["CL:0000236"]))
 
 
 def test_oracle_knows_labels_and_batch_only_knows_batches(sim):

@@ -7,14 +7,17 @@ from benchmark.model import Model
 from benchmark.paths import MODELS_DIR
 from benchmark.registry import discover, load_class, read_spec
 
-EXPECTED = {"random", "batch_only", "label_oracle", "hvg_pca", "harmony", "scvi"}
+EXPECTED = {"random", "batch_only", "label_oracle", "ontology_oracle", "hvg", "hvg_pca", "harmony", "scvi"}
 
 
 def test_discovers_every_plugin():
     specs = discover()
     assert set(specs) >= EXPECTED
     assert specs["scvi"].needs == {"counts": True} and specs["scvi"].resources["gpu"] == 1
-    assert specs["label_oracle"].control_roles == {"bio": "positive", "batch": "positive"}
+    assert specs["label_oracle"].control_roles["bio"] == "positive" == specs["label_oracle"].control_roles["batch"]
+    assert specs["ontology_oracle"].needs["ontology"] and specs["ontology_oracle"].control_roles == {
+        "ontology": "positive"
+    }
 
 
 def test_discovery_reads_yaml_only(tmp_path):

@@ -1,34 +1,26 @@
-"""End-to-end Snakemake runs (minutes): the CI test config, and one real data set."""
+"""End-to-end Snakemake runs (minutes): the CI test config, and real data sets from the shared folder."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmark.config import validate
 from benchmark.paths import REPO_ROOT
 
 pytestmark = pytest.mark.workflow
-BASELINES = ("hvg_pca", "harmony", "scvi")
-MODELS = {"random", "batch_only", "label_oracle", *BASELINES}
+BASELINES = ("hvg", "hvg_pca", "harmony", "scvi")
+MODELS = {"random", "batch_only", "label_oracle", "ontology_oracle", *BASELINES}
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
     command = [
-        str(Path(sys.executable).parent / "snakemake"),
-        "-s",
-        str(REPO_ROOT / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        str(REPO_ROOT / "config" / "test.yaml"),
-        *args,
-    ]
+        str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "workflow" / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--configfile", str(configfile), *args,
+    ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-5000:]
     return result
@@ -41,35 +33,63 @@ def check_report(workdir: Path, run: str, datasets: list[str]) -> dict:
     assert "Overall ranking" in html and "Provenance" in html
     assert (workdir / "reports" / run / "scores.tsv").exists()
     assert set(results["datasets"]) == set(datasets)
-    covered = {(r["dataset"], r["model"]) for r in results["task_scores"]}
-    assert covered == {(d, m) for d in datasets for m in MODELS}
+    covered = {(r["dataset"], r["task"], r["model"]) for r in results["task_scores"]}
+    assert covered == {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in MODELS}
     return results
 
 
-def raw_bio(results: dict, dataset: str) -> dict[str, float]:
-    return {r["model"]: r["raw_bio"] for r in results["task_scores"] if r["dataset"] == dataset and r["status"] == "ok"}
+def task_rows(results: dict, dataset: str, task: str) -> dict[str, dict]:
+    return {r["model"]: r for r in results["task_scores"] if r["dataset"] == dataset and r["task"] == task}
+
+
+def raw(results: dict, dataset: str, metric: str) -> dict[str, float]:
+    return {
+        r["model"]: r["value"]
+        for r in results["scores"]
+        if r["dataset"] == dataset and r["metric"] == metric and r["status"] == "ok"
+    }
+
+
+def assert_controls_bracket_baselines(results: dict, dataset: str) -> None:
+    bio = {m: r["raw_bio"] for m, r in task_rows(results, dataset, "integration").items() if r["status"] == "ok"}
+    baselines = [bio[m] for m in BASELINES if m in bio]
+    assert baselines, dataset
+    assert bio["label_oracle"] > max(baselines) and bio["random"] < min(baselines), (dataset, bio)
 
 
 def test_test_config_end_to_end(tmp_path):
-    snakemake(tmp_path)
+    snakemake(tmp_path, REPO_ROOT / "config" / "test.yaml")
     results = check_report(tmp_path, "test", ["sim_small", "pbmc68k_reduced"])
     for dataset in results["datasets"]:
-        bio = raw_bio(results, dataset)
-        baselines = [bio[m] for m in BASELINES if m in bio]
-        assert baselines, dataset
-        assert bio["label_oracle"] > max(baselines) and bio["random"] < min(baselines), (dataset, bio)
+        assert_controls_bracket_baselines(results, dataset)
     not_applicable = {(r["dataset"], r["model"]) for r in results["task_scores"] if r["status"] == "not_applicable"}
-    assert not_applicable == {("pbmc68k_reduced", "scvi"), ("pbmc68k_reduced", "harmony")}
-    assert {r["stage"] for r in results["resources"]} == {"prepare_dataset", "embed", "evaluate"}
+    assert not_applicable == {("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle")}
+    assert {r["stage"] for r in results["resources"]} == {"ontology", "prepare_dataset", "embed", "evaluate"}
+    assert results["provenance"]["ontology"]["source"] == "cellxgene-ontology-guide (bundled CL)"
+    scgraph = raw(results, "sim_small", "scgraph_ontorwr")
+    assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
+    assert all(row["pearson"] is not None for row in results["rogi_vs_f1"])
 
-    rerun = snakemake(tmp_path)
+    rerun = snakemake(tmp_path, REPO_ROOT / "config" / "test.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
 
-def test_real_dataset_end_to_end(tmp_path, data_dir):
-    snakemake(tmp_path, "--config", f"data_dir={data_dir}", "datasets=[pbmc_3chem]", "run=real")
-    results = check_report(tmp_path, "real", ["pbmc_3chem"])
-    bio = raw_bio(results, "pbmc_3chem")
-    assert bio["label_oracle"] > max(bio[m] for m in BASELINES) and bio["random"] < min(bio[m] for m in BASELINES)
+def test_real_datasets_end_to_end(tmp_path, data_dir):
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    config.update(run="real", data_dir=str(data_dir), datasets=["pbmc_3chem", "pbmc_sorted"])
+    # kBET (the slowest metric) is left out to keep CI short; the test config covers it.
+    config["tasks"]["integration"]["metrics"] = [
+        "isolated_labels", "kmeans_nmi", "kmeans_ari", "silhouette_label", "clisi",
+        "bras", "ilisi", "graph_connectivity", "pcr_comparison", "scgraph_ontorwr", "rogi", "rogi_pca",
+    ]  # fmt: skip
+    configfile = tmp_path / "real.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, configfile)
+    results = check_report(tmp_path, "real", ["pbmc_3chem", "pbmc_sorted"])
+    assert_controls_bracket_baselines(results, "pbmc_3chem")
     assert results["datasets"]["pbmc_3chem"]["n_batches"] == 3
-    shutil.rmtree(tmp_path / "results")
+    # The deep CL hierarchy: every applicable model gets an LCAD on the sorted PBMCs.
+    lcad = raw(results, "pbmc_sorted", "logreg_lcad")
+    assert set(lcad) == MODELS - {"harmony"}  # one declared batch: Harmony is not applicable
+    assert lcad["label_oracle"] == 0.0 and lcad["random"] > lcad["hvg_pca"] > 0
+    assert raw(results, "pbmc_sorted", "scgraph_ontorwr")["ontology_oracle"] > 0.95

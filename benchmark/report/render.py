@@ -37,12 +37,14 @@ def _heat_colour(value: float | None) -> str:
 
 def _views(results: dict) -> dict:
     """Regroup the flat results tables for the template."""
-    task_scores = defaultdict(list)
-    for row in sorted(results["task_scores"], key=lambda r: -r["score"] if r["score"] is not None else float("inf")):
-        task_scores[row["dataset"]].append(row)
-    per_dataset_score = defaultdict(dict)
+    by_model_task: dict = defaultdict(lambda: defaultdict(dict))  # dataset -> model -> task -> row
     for row in results["task_scores"]:
-        per_dataset_score[row["model"]][row["dataset"]] = row
+        by_model_task[row["dataset"]][row["model"]][row["task"]] = row
+    weights = results["config"]["scoring"]["task_weights"]
+    per_dataset_score = defaultdict(dict)
+    for dataset, models in by_model_task.items():
+        for model, tasks in models.items():
+            per_dataset_score[model][dataset] = _dataset_score(tasks, weights)
     metric_cells: dict = defaultdict(lambda: defaultdict(dict))
     for row in results["scores"]:
         metric_cells[row["dataset"]][row["model"]][row["metric"]] = row
@@ -52,19 +54,31 @@ def _views(results: dict) -> dict:
     }
     resources = defaultdict(dict)
     for row in results["resources"]:
-        resources[(row["dataset"], row.get("model") or "")][row["stage"]] = row
+        stage = row["stage"] + (f" {row['task']}" if row.get("task") else "")
+        resources[(row["dataset"], row.get("model") or "")][stage] = row
     controls: dict = defaultdict(lambda: {"negative": [], "positive": []})
     for info in results["models"].values():
         for kind, role in info.get("control_roles", {}).items():
             controls[kind][role].append(info["name"])
     return {
         "controls": dict(sorted(controls.items())),
-        "task_scores": task_scores,
+        "by_model_task": by_model_task,
+        "tasks": list(results["config"]["tasks"]),
         "per_dataset_score": per_dataset_score,
         "metric_cells": metric_cells,
         "metrics_by_dataset": metrics_by_dataset,
         "resources": dict(sorted(resources.items())),
+        "stages": sorted({stage for (_, model), stages in resources.items() if model for stage in stages}),
     }
+
+
+def _dataset_score(tasks: dict[str, dict], weights: dict[str, float]) -> dict:
+    """A model's weighted score over the tasks of one dataset, with a status when it has none."""
+    scored = [(row["score"], float(weights.get(task, 1.0))) for task, row in tasks.items() if row["score"] is not None]
+    if scored:
+        return {"status": "ok", "score": sum(s * w for s, w in scored) / sum(w for _, w in scored), "message": ""}
+    first = next(iter(tasks.values()))
+    return {"status": first["status"], "score": None, "message": first["message"]}
 
 
 def render_leaderboard(results: dict) -> str:

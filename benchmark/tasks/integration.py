@@ -1,51 +1,37 @@
-"""Batch integration: the scIB metric set on a zero-shot embedding."""
-
-import logging
-import time
-
-import anndata as ad
-import numpy as np
+"""Batch integration: the scIB metric set, scGraph-OntoRWR and ROGI on a zero-shot embedding."""
 
 from benchmark.data.contract import is_labelled, n_batches
+from benchmark.tasks.common import run_metrics, select
+from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
-from metrics.scib import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
-
-log = logging.getLogger(__name__)
+from metrics.integration import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
 
 
 def integration_metrics(task_config: dict) -> list[Metric]:
-    names = task_config.get("metrics") or INTEGRATION_DEFAULT
-    unknown = [n for n in names if n not in INTEGRATION_METRICS]
-    if unknown:
-        raise ValueError(
-            f"config key `tasks.integration.metrics` names unknown metrics {unknown}; "
-            f"known: {', '.join(INTEGRATION_METRICS)}"
-        )
-    return [INTEGRATION_METRICS[n] for n in names]
+    return select(INTEGRATION_METRICS, task_config.get("metrics"), INTEGRATION_DEFAULT, "tasks.integration.metrics")
 
 
-def evaluate_integration(dataset: ad.AnnData, X: np.ndarray, task_config: dict) -> list[dict]:
-    """One result dict (metric, value, status, message, seconds) per configured metric."""
+def evaluate_integration(ctx: TaskContext) -> list[dict]:
+    dataset, config = ctx.dataset, ctx.config
+    ontology_problem = ctx.ontology_problem
     inputs = IntegrationInput(
-        X=X,
+        X=ctx.X,
         labels=dataset.obs["cell_type"].to_numpy().astype(str),
         batches=dataset.obs["batch"].to_numpy().astype(str),
         X_pre=dataset.obsm["X_pca_unintegrated"],
+        cl_ids=None if ontology_problem else ctx.cl_ids,
+        ontology_distance=None if ontology_problem else ctx.ontology.distances,
+        include_diagonal=bool(config.get("scgraph_include_diagonal", False)),
+        rogi_cells=int(config.get("rogi_cells", 1000)),
+        rogi_pcs=int(config.get("rogi_pcs", 10)),
+        seed=ctx.seed,
     )
-    rows = []
-    for metric in integration_metrics(task_config):
-        row = {"metric": metric.name, "value": np.nan, "status": "ok", "message": "", "seconds": 0.0}
-        if not is_labelled(dataset):
-            row.update(status="not_applicable", message="the dataset has no cell-type labels")
-        elif metric.needs_batches and n_batches(dataset) < 2:
-            row.update(status="not_applicable", message="the dataset has a single batch")
-        else:
-            start = time.perf_counter()
-            try:
-                row["value"] = float(metric.fn(inputs))
-            except Exception as error:  # one broken metric never hides the others
-                log.exception("metric %s failed", metric.name)
-                row.update(status="failed", message=f"{type(error).__name__}: {error}")
-            row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+    problems = {
+        "labels": "" if is_labelled(dataset) else "the dataset has no cell-type labels",
+        "batches": "" if n_batches(dataset) > 1 else "the dataset has a single batch",
+        "ontology": ontology_problem,
+    }
+    rows = run_metrics(integration_metrics(config), inputs, problems)
+    for name, table in inputs.details.items():
+        ctx.details.append(table.assign(table=name))
     return rows

@@ -34,7 +34,8 @@ def score_paths():
 
 def benchmark_jobs():
     """Every job whose Snakemake benchmark file goes into the report, with its wildcards."""
-    jobs = [
+    jobs = [{"stage": "ontology", "dataset": "", "path": "results/benchmarks/ontology.tsv"}]
+    jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
         for d in CONFIG["datasets"]
     ]
@@ -59,6 +60,25 @@ def dataset_summaries():
 
 def leaderboard():
     return f"reports/{RUN}/leaderboard.html"
+
+
+ONTOLOGY_FILES = {
+    "ontology_graph": "results/ontology/cell_ontology.json.gz",
+    "ontology_vectors": "results/ontology/dca_vectors.npz",
+}
+
+
+def embed_inputs(wildcards):
+    """The dataset, plus the ontology for models that declare `needs: {ontology: true}`."""
+    inputs = {"dataset": f"results/data/{wildcards.dataset}/dataset.h5ad"}
+    if SPECS[wildcards.model].needs.get("ontology"):
+        inputs.update(ONTOLOGY_FILES)
+    return inputs
+
+
+def task_seed(wildcards):
+    """Same for every model: identical folds and subsamples make models comparable."""
+    return derive_seed(int(wildcards.seed), wildcards.dataset, wildcards.task)
 
 
 def model_seed(wildcards):

@@ -16,3 +16,19 @@ rule prepare_dataset:
         "../envs/benchmark.yaml"
     script:
         "../scripts/prepare_dataset.py"
+
+
+rule ontology:
+    output:
+        graph="results/ontology/cell_ontology.json.gz",
+        vectors="results/ontology/dca_vectors.npz",
+    params:
+        settings=CONFIG["ontology"],
+    log:
+        "results/logs/ontology.log",
+    benchmark:
+        "results/benchmarks/ontology.tsv"
+    conda:
+        "../envs/benchmark.yaml"
+    script:
+        "../scripts/ontology.py"

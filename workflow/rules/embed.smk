@@ -1,6 +1,6 @@
 rule embed:
     input:
-        dataset="results/data/{dataset}/dataset.h5ad",
+        unpack(embed_inputs),
     output:
         embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
     params:

@@ -2,10 +2,13 @@ rule evaluate:
     input:
         dataset="results/data/{dataset}/dataset.h5ad",
         embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
+        **ONTOLOGY_FILES,
     output:
         scores="results/scores/{dataset}/{task}/{model}/seed{seed}.tsv",
+        details="results/details/{dataset}/{task}/{model}/seed{seed}.tsv.gz",
     params:
-        task_config=lambda wildcards: CONFIG["tasks"][wildcards.task] or {},
+        task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
+        seed=task_seed,
     threads: 1
     log:
         "results/logs/evaluate/{dataset}/{task}/{model}/seed{seed}.log",

@@ -3,6 +3,7 @@ rule aggregate:
         scores=score_paths(),
         benchmarks=[job["path"] for job in benchmark_jobs()],
         summaries=list(dataset_summaries().values()),
+        ontology_graph=ONTOLOGY_FILES["ontology_graph"],
     output:
         results="reports/{run}/results.json",
         scores="reports/{run}/scores.tsv",

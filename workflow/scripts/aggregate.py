@@ -6,6 +6,11 @@ from benchmark.logs import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 results, scores = aggregate(
-    list(sm.input.scores), sm.params.jobs, sm.params.summaries, sm.params.config, sm.params.specs
+    list(sm.input.scores),
+    sm.params.jobs,
+    sm.params.summaries,
+    sm.params.config,
+    sm.params.specs,
+    sm.input.ontology_graph,
 )
 write_results(results, scores, sm.output.results, sm.output.scores)

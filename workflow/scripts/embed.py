@@ -7,5 +7,8 @@ from benchmark.runner import embed_dataset
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-status = embed_dataset(sm.input.dataset, sm.params.spec, sm.params.model_params, sm.params.seed, sm.output.embedding)
+ontology = (sm.input.ontology_graph, sm.input.ontology_vectors) if hasattr(sm.input, "ontology_graph") else None
+status = embed_dataset(
+    sm.input.dataset, sm.params.spec, sm.params.model_params, sm.params.seed, sm.output.embedding, ontology
+)
 logging.getLogger("embed").info("%s on %s: %s", sm.wildcards.model, sm.wildcards.dataset, status)

@@ -6,12 +6,15 @@ from benchmark.tasks import evaluate
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-scores = evaluate(
+scores, details = evaluate(
     sm.input.dataset,
     sm.input.embedding,
     sm.wildcards.task,
     sm.params.task_config,
     sm.wildcards.model,
     int(sm.wildcards.seed),
+    sm.params.seed,
+    ontology_paths=(sm.input.ontology_graph, sm.input.ontology_vectors),
 )
+write_tsv(details, sm.output.details)
 write_tsv(scores, sm.output.scores)

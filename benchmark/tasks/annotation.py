@@ -1,0 +1,185 @@
+"""Cell-type annotation: probes (kNN, logistic regression) on frozen embeddings over seeded folds.
+
+Folds: ``n_splits`` stratified shuffle splits with ``train_fraction`` of the cells for training (the
+anchor study trains on 20%). Cell types with fewer than ``min_cells_per_type`` cells are left out of
+the task and listed. Metrics per probe, averaged over folds: accuracy, macro-F1, Cohen's κ, LCAD
+(mean ontology distance of the errors; 0 when nothing is misclassified) and the misclassified share.
+"""
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from benchmark.data.contract import is_labelled
+from benchmark.tasks.common import run_metrics, select
+from benchmark.tasks.context import TaskContext
+from metrics.base import Metric
+from metrics.lcad import LCAD
+
+PROBES = ("knn", "logreg")
+
+
+@dataclass
+class AnnotationInput:
+    X: np.ndarray
+    labels: np.ndarray
+    cells: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    knn_neighbors: int = 15
+    seed: int = 0
+    term_of_label: dict[str, str] | None = None
+    lcad: LCAD | None = None
+    details: list[pd.DataFrame] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.predictions = cache(self._predict)
+
+    def _probe(self, name: str):
+        if name == "knn":
+            return KNeighborsClassifier(n_neighbors=self.knn_neighbors)
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=self.seed))
+
+    def _predict(self, probe: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(true, predicted) labels of the test cells of every split; the per-cell table is kept."""
+        results = []
+        for split, (train, test) in enumerate(self.splits):
+            model = self._probe(probe).fit(self.X[train], self.labels[train])
+            predicted = model.predict(self.X[test])
+            results.append((self.labels[test], predicted))
+            self.details.append(
+                pd.DataFrame(
+                    {
+                        "cell": self.cells[test],
+                        "split": split,
+                        "probe": probe,
+                        "true": self.labels[test],
+                        "predicted": predicted,
+                    }
+                )
+            )
+        return results
+
+    def mean_over_splits(self, probe: str, score) -> float:
+        return float(np.mean([score(true, predicted) for true, predicted in self.predictions(probe)]))
+
+    def lcad_score(self, true: np.ndarray, predicted: np.ndarray) -> float:
+        if np.all(true == predicted):
+            return 0.0
+        to_term = np.vectorize(self.term_of_label.get)
+        return self.lcad.mean(to_term(true), to_term(predicted))
+
+
+def _probe_metrics(probe: str) -> list[Metric]:
+    def on(score):
+        return lambda d: d.mean_over_splits(probe, score)
+
+    label = {"knn": "kNN", "logreg": "LogReg"}[probe]
+    return [
+        Metric(
+            f"{probe}_accuracy",
+            f"{label} accuracy",
+            "annotation",
+            True,
+            (0.0, 1.0),
+            on(accuracy_score),
+            description=f"accuracy of a {label} probe on held-out cells",
+        ),
+        Metric(
+            f"{probe}_macro_f1",
+            f"{label} macro-F1",
+            "annotation",
+            True,
+            (0.0, 1.0),
+            on(lambda t, p: f1_score(t, p, average="macro", zero_division=0)),
+            description=f"macro-averaged F1 of a {label} probe",
+        ),
+        Metric(
+            f"{probe}_kappa",
+            f"{label} κ",
+            "annotation",
+            True,
+            (-1.0, 1.0),
+            on(cohen_kappa_score),
+            description=f"Cohen's kappa of a {label} probe",
+        ),
+        Metric(
+            f"{probe}_lcad",
+            f"{label} LCAD",
+            "annotation",
+            False,
+            (0.0, float("inf")),
+            lambda d: d.mean_over_splits(probe, d.lcad_score),
+            ("labels", "ontology"),
+            f"mean is_a edges from the LCA down to the true type, over misclassified cells ({label})",
+        ),
+        Metric(
+            f"{probe}_misclassified",
+            f"{label} misclassified",
+            "annotation",
+            False,
+            (0.0, 1.0),
+            on(lambda t, p: float(np.mean(t != p))),
+            description="share of misclassified test cells (read LCAD with it)",
+            scored=False,
+        ),
+    ]
+
+
+ANNOTATION_METRICS: dict[str, Metric] = {m.name: m for probe in PROBES for m in _probe_metrics(probe)}
+ANNOTATION_DEFAULT = tuple(ANNOTATION_METRICS)
+
+
+def annotation_metrics(task_config: dict) -> list[Metric]:
+    return select(ANNOTATION_METRICS, task_config.get("metrics"), ANNOTATION_DEFAULT, "tasks.annotation.metrics")
+
+
+def make_splits(
+    labels: np.ndarray, n_splits: int, train_fraction: float, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    splitter = StratifiedShuffleSplit(n_splits=n_splits, train_size=train_fraction, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+def evaluate_annotation(ctx: TaskContext) -> list[dict]:
+    dataset, config = ctx.dataset, ctx.config
+    labels = dataset.obs["cell_type"].astype(str).to_numpy()
+    counts = pd.Series(labels).value_counts()
+    min_cells = int(config.get("min_cells_per_type", 10))
+    kept_types = counts.index[counts >= min_cells]
+    keep = np.isin(labels, kept_types)
+    problems = {
+        "labels": "" if is_labelled(dataset) else "the dataset has no cell-type labels",
+        "ontology": ctx.ontology_problem,
+    }
+    if not problems["labels"] and len(kept_types) < 2:
+        problems["labels"] = f"fewer than 2 cell types have >= {min_cells} cells"
+    inputs = AnnotationInput(
+        X=np.asarray(ctx.X)[keep],
+        labels=labels[keep],
+        cells=dataset.obs_names.to_numpy()[keep],
+        splits=[]
+        if problems["labels"]
+        else make_splits(
+            labels[keep], int(config.get("n_splits", 5)), float(config.get("train_fraction", 0.2)), ctx.seed
+        ),
+        knn_neighbors=int(config.get("knn_neighbors", 15)),
+        seed=ctx.seed,
+    )
+    if not problems["ontology"]:
+        terms = dataset.obs[["cell_type", "cell_type_ontology_term_id"]].astype(str).value_counts()
+        inputs.term_of_label = {label: term for (label, term) in terms.index[::-1]}  # most frequent wins
+        inputs.lcad = ctx.ontology.lcad
+    rows = run_metrics(annotation_metrics(config), inputs, problems)
+    ctx.details.extend(inputs.details)
+    excluded = counts[counts < min_cells]
+    if len(excluded):
+        ctx.details.append(pd.DataFrame({"excluded_type": excluded.index, "n_cells": excluded.to_numpy()}))
+    return rows

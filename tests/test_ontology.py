@@ -1,0 +1,112 @@
+import gzip
+import json
+
+import networkx as nx
+import pytest
+
+from benchmark.errors import ConfigError
+from benchmark.ontology import OntologyView, build_ontology, load_view, ontology_problem, read_ontology
+from metrics.lcad import LCAD
+from metrics.ontology import load_cell_ontology
+from tests.conftest import _bundled_ontology
+
+
+def test_obo_is_a_graph(data_dir):
+    ontology = load_cell_ontology(str(data_dir / "cell-ontology" / "cl-simple_v2026-03-26.obo"))
+    assert ontology.version == "cl/releases/2026-03-26/cl-simple.owl"
+    assert ontology.graph.number_of_nodes() == 3324 and ontology.graph.number_of_edges() == 4630
+    assert nx.is_directed_acyclic_graph(ontology.graph)
+    assert ontology.graph.has_edge("CL:0000576", "CL:0000860")  # monocyte -> classical monocyte (parent -> child)
+    assert ontology.names["CL:0000084"] == "T cell"
+
+
+TINY_OBO = """format-version: 1.2
+data-version: tiny/2026
+
+[Term]
+id: CL:0000000
+name: cell
+
+[Term]
+id: CL:0000001
+name: child
+is_a: CL:0000000
+
+[Term]
+id: CL:0000002
+name: part
+relationship: part_of CL:0000001
+
+[Term]
+id: CL:0000003
+name: retired
+is_obsolete: true
+"""
+
+
+def test_part_of_edges_are_optional_and_obsolete_terms_known(tmp_path):
+    path = tmp_path / "tiny.obo"
+    path.write_text(TINY_OBO)
+    is_a, with_part_of = load_cell_ontology(str(path)), load_cell_ontology(str(path), include_part_of=True)
+    assert set(is_a.graph.edges()) == {("CL:0000000", "CL:0000001")}
+    assert set(with_part_of.graph.edges()) == {("CL:0000000", "CL:0000001"), ("CL:0000001", "CL:0000002")}
+    assert is_a.obsolete == {"CL:0000003"} and "CL:0000003" not in is_a.graph and is_a.version == "tiny/2026"
+
+
+def test_cellxgene_json_matches_obo_plus_part_of(data_dir):
+    folder = data_dir / "cell-ontology"
+    obo = load_cell_ontology(str(folder / "cl-simple_v2026-03-26.obo"))
+    cxg = load_cell_ontology(str(folder / "cellxgene-ontology-guide_CL-ontology-v2026-03-26.json.gz"))
+    assert cxg.version == "v2026-03-26" and set(cxg.graph) == set(obo.graph)
+    assert len(set(cxg.graph.edges()) - set(obo.graph.edges())) == 3  # the JSON's part_of parents
+
+
+def test_bundled_release_is_the_offline_default():
+    ontology = _bundled_ontology()
+    assert ontology.source == "cellxgene-ontology-guide (bundled CL)" and ontology.version.startswith("v20")
+    assert "CL:0000236" in ontology.graph and len(ontology.obsolete) > 0
+
+
+def test_obsolete_and_unknown_terms_are_listed():
+    ontology = _bundled_ontology()
+    obsolete = sorted(ontology.obsolete)[0]
+    known, old, unknown = ontology.check_terms(["CL:0000236", obsolete, "CL:9999999"])
+    assert (known, old, unknown) == (["CL:0000236"], [obsolete], ["CL:9999999"])
+    message = ontology.problems(["CL:0000236", obsolete, "CL:9999999"])
+    assert f"obsolete CL terms ['{obsolete}'] (replace them with their current terms)" in message
+    assert "ids not in cellxgene-ontology-guide (bundled CL)" in message and "['CL:9999999']" in message
+
+
+def test_unreadable_source_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="config key `ontology.source`: .*neither an .obo"):
+        load_cell_ontology(str(tmp_path / "cl.txt"))
+    broken = tmp_path / "cl.json.gz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(ConfigError, match="config key `ontology.source`: cannot read"):
+        load_cell_ontology(str(broken))
+
+
+def test_artefacts_round_trip(tmp_path, data_dir):
+    source = str(data_dir / "cell-ontology" / "cl-basic_v2022-12-15.obo")
+    built = build_ontology({"source": source, "dca_dims": 8}, tmp_path / "g.json.gz", tmp_path / "v.npz")
+    back = read_ontology(tmp_path / "g.json.gz")
+    assert set(back.graph.edges()) == set(built.graph.edges()) and back.version == built.version
+    view = load_view(tmp_path / "g.json.gz", tmp_path / "v.npz")
+    assert view.vectors.shape == (built.graph.number_of_nodes(), 8)
+    distances = view.distances(["CL:0000236", "CL:0000084", "CL:0000624"])
+    assert distances.loc["CL:0000084", "CL:0000624"] < distances.loc["CL:0000236", "CL:0000624"]
+    assert json.loads(gzip.decompress((tmp_path / "g.json.gz").read_bytes()))["source"].startswith("OBO ")
+
+
+def test_dataset_problems(sim, pbmc68k, sim_ontology):
+    assert ontology_problem(sim, sim_ontology) == ""
+    assert ontology_problem(sim, None) == "no Cell Ontology was configured for this run"
+    assert (
+        ontology_problem(pbmc68k, sim_ontology)
+        == "the dataset has no Cell Ontology ids (catalog key `keys.ontology_id`)"
+    )
+    sim.obs["cell_type_ontology_term_id"] = sim.obs["cell_type"]
+    assert ontology_problem(sim, sim_ontology).startswith("labels are not Cell Ontology ids: ['CD4-positive")
+    view = OntologyView(sim_ontology.ontology, sim_ontology.vectors, LCAD(sim_ontology.ontology.graph))
+    sim.obs["cell_type_ontology_term_id"] = "CL:0000540"  # neuron: not in the small immune view
+    assert "ids not in" in ontology_problem(sim, view) and "['CL:0000540']" in ontology_problem(sim, view)
