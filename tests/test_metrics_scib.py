@@ -111,3 +111,15 @@ def test_input_caches_neighbors():
     X = np.random.default_rng(2).normal(size=(30, 3)).astype(np.float32)
     data = IntegrationInput(X, np.array(["a", "b"] * 15), np.array(["x"] * 15 + ["y"] * 15), X)
     assert data.neighbors is data.neighbors and data.knn(15).indices.shape == (30, 15)
+
+
+def test_kbet_never_calls_pynndescent(sim, monkeypatch):
+    """kBET's diffusion kNN goes through exact search (no per-process numba compilation)."""
+    import scib_metrics.nearest_neighbors._pynndescent as backend
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pynndescent was called")
+
+    monkeypatch.setattr(backend, "NNDescent", refuse)
+    rows = {r["metric"]: r for r in integrate(sim, sim.obsm["X_pca_unintegrated"], ["kbet"])}
+    assert rows["kbet"]["status"] == "ok", rows["kbet"]["message"]
