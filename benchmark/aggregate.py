@@ -4,12 +4,14 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.config import validate
 from benchmark.io import write_json, write_tsv
 from benchmark.ontology import read_ontology
 from benchmark.provenance import provenance
+from benchmark.ranking import bootstrap_rank_intervals, fronts
 from benchmark.registry import ModelSpec
 from benchmark.scoring import (
     overall_scores,
@@ -48,6 +50,51 @@ def read_benchmarks(jobs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def read_run_infos(jobs: list[dict]) -> pd.DataFrame:
+    """The embed sidecars: device, wall time, peak CPU and GPU memory, status per (dataset, model, seed)."""
+    keep = ("device", "wall_time_s", "peak_rss_mb", "peak_gpu_mb", "status", "n_dims")
+    rows = []
+    for job in jobs:
+        info = json.loads(Path(job["path"]).read_text())
+        rows.append({**{k: v for k, v in job.items() if k != "path"}, **{k: info.get(k) for k in keep}})
+    return pd.DataFrame(rows)
+
+
+def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """ε-non-dominated fronts (seed means): per (dataset, task) on the task's objectives (integration:
+    bio and batch; other tasks: their scored metrics), per dataset on task scores, overall on task
+    scores averaged over datasets."""
+    rows = []
+    ok = scores[(scores["status"] == "ok") & scores["scored"]]
+    for (dataset, task), group in ok.groupby(["dataset", "task"], sort=True):
+        column = "kind" if task == "integration" else "metric"
+        objectives = group.groupby(["model", column])["scaled"].mean().unstack()
+        if task == "integration":
+            objectives = objectives[[c for c in ("bio", "batch") if c in objectives]]
+        rows += _front_rows(fronts(objectives), scope="task", dataset=dataset, task=task)
+    scored = tasks.dropna(subset=["score"])
+    for dataset, group in scored.groupby("dataset", sort=True):
+        rows += _front_rows(fronts(group.groupby(["model", "task"])["score"].mean().unstack()), "dataset", dataset)
+    per_task = scored.groupby(["model", "task"])["score"].mean().unstack()
+    rows += _front_rows(fronts(per_task), scope="overall")
+    return pd.DataFrame(rows, columns=["scope", "dataset", "task", "model", "front"])
+
+
+def _front_rows(front: pd.Series, scope: str, dataset: str = "", task: str = "") -> list[dict]:
+    return [
+        {"scope": scope, "dataset": dataset, "task": task, "model": model, "front": value}
+        for model, value in front.items()
+    ]
+
+
+def rank_intervals(overall: pd.DataFrame) -> pd.DataFrame:
+    """Bootstrap (over seeds) 95% rank intervals; with one seed the interval is empty (NaN)."""
+    by_seed = overall.pivot(index="model", columns="seed", values="score")
+    if by_seed.shape[1] < 2:
+        return pd.DataFrame({"rank_low": np.nan, "rank_high": np.nan}, index=by_seed.index)
+    return bootstrap_rank_intervals(by_seed.dropna())
+
+
 def _number(value) -> float | None:
     try:
         number = float(value)
@@ -72,6 +119,7 @@ def metric_info(config: dict) -> dict[str, dict]:
 def aggregate(
     score_paths: list[str],
     benchmark_jobs: list[dict],
+    run_infos: list[dict],
     dataset_summaries: dict[str, str],
     config: dict,
     specs: dict[str, ModelSpec],
@@ -85,6 +133,10 @@ def aggregate(
     tasks = task_scores(scores, config["scoring"]["bio_weight"])
     overall = overall_scores(tasks, config["scoring"]["task_weights"])
     ranking = rank_models(overall, config["models"], len(config["datasets"]))
+    front_table = all_fronts(scores, tasks)
+    overall_front = front_table[front_table["scope"] == "overall"].set_index("model")["front"]
+    ranking["front"] = ranking["model"].map(overall_front)
+    ranking = ranking.join(rank_intervals(overall), on="model")
     failures = (
         scores[scores["status"] != "ok"]
         .groupby(["dataset", "task", "model", "seed", "status", "message"], sort=True)["metric"]
@@ -114,6 +166,8 @@ def aggregate(
         "ranking": _records(ranking),
         "failures": _records(failures),
         "rogi_vs_f1": rogi_vs_f1(scores),
+        "fronts": _records(front_table),
+        "runs": _records(read_run_infos(run_infos)),
         "resources": _records(read_benchmarks(benchmark_jobs)),
         "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
     }

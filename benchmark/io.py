@@ -41,7 +41,7 @@ def write_tsv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_json(obj: object, path: str | Path) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"))
 
 
 def write_text(text: str, path: str | Path) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchmark.data.contract import is_labelled, n_batches, read_dataset
 from benchmark.errors import ContractError, NotApplicable
-from benchmark.io import write_h5ad
+from benchmark.io import write_h5ad, write_json
 from benchmark.ontology import OntologyView, load_view, ontology_problem
 from benchmark.registry import ModelSpec, load_class
 
@@ -89,11 +89,13 @@ def embed_dataset(
     seed: int,
     output: str | Path,
     ontology_paths: tuple[str, str] | None = None,
+    run_info: str | Path | None = None,
 ) -> str:
     """Embed a prepared dataset with one model and write the embedding contract; return the status.
 
     Failures never propagate: a model that raises is recorded as ``failed`` with its message,
     one that raises NotApplicable as ``not_applicable``, so the other jobs and the report go on.
+    ``run_info``, when given, receives the run record and status as JSON.
     """
     adata = read_dataset(str(dataset_path))
     device = _device()
@@ -127,6 +129,10 @@ def embed_dataset(
         "versions": _versions(),
     }
     write_h5ad(out, output)
+    if run_info is not None:  # a small sidecar so the report need not open every embedding
+        write_json(
+            {**out.uns["run"], **out.uns["status"], "n_dims": 0 if embedding is None else embedding.shape[1]}, run_info
+        )
     return status
 
 

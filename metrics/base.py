@@ -1,5 +1,6 @@
 """What every metric declares about itself."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ class Metric:
             "label": self.label,
             "kind": self.kind,
             "higher_is_better": self.higher_is_better,
-            "range": list(self.range),
+            "range": [bound if math.isfinite(bound) else None for bound in self.range],  # JSON has no infinity
             "description": self.description,
             "scored": self.scored,
         }

@@ -69,6 +69,10 @@ def test_test_config_end_to_end(tmp_path):
     scgraph = raw(results, "sim_small", "scgraph_ontorwr")
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
     assert all(row["pearson"] is not None for row in results["rogi_vs_f1"])
+    overall = {f["model"]: f["front"] for f in results["fronts"] if f["scope"] == "overall"}
+    assert overall["label_oracle"] == 1 and overall["random"] > 1
+    html = (tmp_path / "reports" / "test" / "leaderboard.html").read_text()
+    assert html.count('src="data:image/png;base64,') >= 2 * 8  # UMAP maps by cell type and batch
 
     rerun = snakemake(tmp_path, REPO_ROOT / "config" / "test.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr

@@ -54,6 +54,16 @@ def benchmark_jobs():
     return jobs
 
 
+def run_infos():
+    """The embed step's run records (device, wall time, peak CPU/GPU memory, status)."""
+    return [
+        {"dataset": d, "model": m, "seed": s, "path": f"results/embed/{d}/{m}/seed{s}.json"}
+        for d in CONFIG["datasets"]
+        for m in CONFIG["models"]
+        for s in CONFIG["seeds"]
+    ]
+
+
 def dataset_summaries():
     return {d: f"results/data/{d}/dataset.json" for d in CONFIG["datasets"]}
 

@@ -3,6 +3,7 @@ rule embed:
         unpack(embed_inputs),
     output:
         embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
+        run_info="results/embed/{dataset}/{model}/seed{seed}.json",
     params:
         spec=lambda wildcards: SPECS[wildcards.model],
         model_params=lambda wildcards: SPECS[wildcards.model].params_with(

@@ -4,11 +4,13 @@ rule aggregate:
         benchmarks=[job["path"] for job in benchmark_jobs()],
         summaries=list(dataset_summaries().values()),
         ontology_graph=ONTOLOGY_FILES["ontology_graph"],
+        run_infos=[job["path"] for job in run_infos()],
     output:
         results="reports/{run}/results.json",
         scores="reports/{run}/scores.tsv",
     params:
         jobs=benchmark_jobs(),
+        run_infos=run_infos(),
         summaries=dataset_summaries(),
         config=CONFIG,
         specs=SPECS,
@@ -23,11 +25,35 @@ rule aggregate:
 rule report:
     input:
         results="reports/{run}/results.json",
+        maps=[f"results/maps/{d}.json" for d in CONFIG["datasets"]],
     output:
         html="reports/{run}/leaderboard.html",
     log:
         "results/logs/report/{run}.log",
     conda:
         "../envs/benchmark.yaml"
+    params:
+        datasets=CONFIG["datasets"],
     script:
         "../scripts/report.py"
+
+
+rule embedding_maps:
+    input:
+        dataset="results/data/{dataset}/dataset.h5ad",
+        embeddings=lambda wildcards: [
+            f"results/embed/{wildcards.dataset}/{m}/seed{CONFIG['seeds'][0]}.h5ad" for m in CONFIG["models"]
+        ],
+    output:
+        maps="results/maps/{dataset}.json",
+    params:
+        models=CONFIG["models"],
+        seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset, "maps"),
+    log:
+        "results/logs/embedding_maps/{dataset}.log",
+    benchmark:
+        "results/benchmarks/embedding_maps/{dataset}.tsv"
+    conda:
+        "../envs/benchmark.yaml"
+    script:
+        "../scripts/embedding_maps.py"

@@ -8,6 +8,7 @@ setup_logging(sm.log[0])
 results, scores = aggregate(
     list(sm.input.scores),
     sm.params.jobs,
+    sm.params.run_infos,
     sm.params.summaries,
     sm.params.config,
     sm.params.specs,

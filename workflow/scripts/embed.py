@@ -9,6 +9,12 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 ontology = (sm.input.ontology_graph, sm.input.ontology_vectors) if hasattr(sm.input, "ontology_graph") else None
 status = embed_dataset(
-    sm.input.dataset, sm.params.spec, sm.params.model_params, sm.params.seed, sm.output.embedding, ontology
+    sm.input.dataset,
+    sm.params.spec,
+    sm.params.model_params,
+    sm.params.seed,
+    sm.output.embedding,
+    ontology,
+    sm.output.run_info,
 )
 logging.getLogger("embed").info("%s on %s: %s", sm.wildcards.model, sm.wildcards.dataset, status)

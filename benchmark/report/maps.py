@@ -1,0 +1,66 @@
+"""2-D maps of embeddings (UMAP), coloured by cell type and by batch, as small embedded PNGs."""
+
+import base64
+import io
+
+import anndata as ad
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+from benchmark.runner import read_embedding  # noqa: E402
+
+MAX_CELLS = 5000
+MAX_DIMS = 50
+
+
+def umap_coordinates(X: np.ndarray, seed: int) -> np.ndarray:
+    """UMAP (15 neighbours) of the embedding, after PCA to 50 dims when wider; seeded."""
+    import umap
+
+    X = np.asarray(X, dtype=np.float32)
+    if X.shape[1] > MAX_DIMS:
+        X = PCA(n_components=MAX_DIMS, random_state=seed).fit_transform(X)
+    reducer = umap.UMAP(n_neighbors=min(15, len(X) - 1), random_state=seed, n_jobs=1)
+    return reducer.fit_transform(X)
+
+
+def _palette(categories: list[str]) -> dict[str, tuple]:
+    colours = plt.get_cmap("tab20").colors
+    return {c: colours[i % len(colours)] for i, c in enumerate(categories)}
+
+
+def _png(coordinates: np.ndarray, values: np.ndarray, palette: dict[str, tuple]) -> str:
+    figure, axis = plt.subplots(figsize=(2.4, 2.4), dpi=72)
+    axis.scatter(coordinates[:, 0], coordinates[:, 1], s=2, c=[palette[v] for v in values], linewidths=0)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    figure.tight_layout(pad=0.1)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def embedding_maps(dataset: ad.AnnData, embeddings: dict[str, str], seed: int) -> dict:
+    """{"legend": {colour_by: {category: hex}}, "maps": {model: {colour_by: base64 PNG}}} for one dataset."""
+    rng = np.random.default_rng(seed)
+    cells = np.sort(rng.choice(dataset.n_obs, size=min(MAX_CELLS, dataset.n_obs), replace=False))
+    obs = dataset.obs.iloc[cells]
+    colour_by = {"cell type": obs["cell_type"].astype(str).to_numpy(), "batch": obs["batch"].astype(str).to_numpy()}
+    palettes = {key: _palette(sorted(pd.unique(values))) for key, values in colour_by.items()}
+    maps = {}
+    for model, path in embeddings.items():
+        X, status, _ = read_embedding(path, dataset)
+        if X is None:
+            continue
+        coordinates = umap_coordinates(X[cells], seed)
+        maps[model] = {key: _png(coordinates, values, palettes[key]) for key, values in colour_by.items()}
+    legend = {
+        key: {c: matplotlib.colors.to_hex(rgb) for c, rgb in palette.items()} for key, palette in palettes.items()
+    }
+    return {"legend": legend, "maps": maps, "n_cells": int(len(cells))}
