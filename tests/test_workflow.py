@@ -70,7 +70,9 @@ def test_test_config_end_to_end(tmp_path):
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
     assert all(row["pearson"] is not None for row in results["rogi_vs_f1"])
     overall = {f["model"]: f["front"] for f in results["fronts"] if f["scope"] == "overall"}
-    assert overall["label_oracle"] == 1 and overall["random"] > 1
+    # An oracle is on the first front (the ontology oracle can dominate the label oracle); negatives trail.
+    assert min(overall["label_oracle"], overall["ontology_oracle"]) == 1
+    assert overall["random"] > overall["label_oracle"] and overall["batch_only"] > overall["hvg_pca"]
     html = (tmp_path / "reports" / "test" / "leaderboard.html").read_text()
     assert html.count('src="data:image/png;base64,') >= 2 * 8  # UMAP maps by cell type and batch
 

@@ -1,0 +1,155 @@
+"""The four model families: input embeddings + the shared encoder + a pretraining head.
+
+- Geneformer: BERT embeddings (gene token + learned position + token type 0, LayerNorm); MLM head
+  (dense, activation, LayerNorm, decoder tied to the token embedding) over the gene vocabulary.
+- scGPT: gene embedding (LayerNorm'd) + continuous value encoder (Linear-ReLU-Linear-LayerNorm of the
+  binned value); no positions; expression decoder (MLP -> value) for masked value regression.
+- scBERT: bin-token embedding + learned gene-position embedding; classification over bins.
+- scFoundation: auto-discretised value embedding (soft assignment to 100 learned bins) + gene-position
+  embedding; regression of masked values.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.foundation.tokenizers import TokenBatch
+from models.foundation.transformer import ACTIVATIONS, EncoderConfig, TransformerEncoder
+
+
+class BertEmbeddings(nn.Module):
+    def __init__(self, vocab_size: int, hidden: int, max_positions: int, eps: float, pad_id: int) -> None:
+        super().__init__()
+        self.word = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
+        self.position = nn.Embedding(max_positions, hidden)
+        self.token_type = nn.Embedding(2, hidden)
+        self.norm = nn.LayerNorm(hidden, eps=eps)
+
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        positions = torch.arange(batch.ids.shape[1], device=batch.ids.device)
+        x = self.word(batch.ids) + self.position(positions)[None] + self.token_type.weight[0]
+        return self.norm(x)
+
+
+class MaskedTokenHead(nn.Module):
+    """BERT's MLM head with the decoder weight tied to the token embedding."""
+
+    def __init__(self, embedding: nn.Embedding, hidden: int, activation: str, eps: float) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.activation = ACTIVATIONS[activation]
+        self.norm = nn.LayerNorm(hidden, eps=eps)
+        self.embedding = embedding
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.activation(self.dense(hidden))) @ self.embedding.weight.T + self.bias
+
+
+class GeneValueEmbeddings(nn.Module):
+    def __init__(self, vocab_size: int, hidden: int, pad_id: int, dropout: float, max_value: float = 512.0) -> None:
+        super().__init__()
+        self.gene = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
+        self.gene_norm = nn.LayerNorm(hidden)
+        self.value_in = nn.Linear(1, hidden)
+        self.value_out = nn.Linear(hidden, hidden)
+        self.value_norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.max_value = max_value
+
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        values = batch.values.clamp(max=self.max_value).unsqueeze(-1)
+        encoded = self.dropout(self.value_norm(self.value_out(F.relu(self.value_in(values)))))
+        return self.gene_norm(self.gene(batch.ids)) + encoded
+
+
+class ValueRegressionHead(nn.Module):
+    """MLP hidden -> hidden -> 1 (LeakyReLU), as scGPT's expression decoder."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(hidden, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden),
+                                 nn.LeakyReLU(), nn.Linear(hidden, 1))  # fmt: skip
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.net(hidden).squeeze(-1)
+
+
+class BinGeneEmbeddings(nn.Module):
+    def __init__(self, n_tokens: int, n_positions: int, hidden: int) -> None:
+        super().__init__()
+        self.token = nn.Embedding(n_tokens, hidden)
+        self.gene = nn.Embedding(n_positions, hidden)
+
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        return self.token(batch.ids) + self.gene(batch.genes)
+
+
+class AutoBinEmbeddings(nn.Module):
+    """scFoundation's auto-discretisation: v -> softmax over learned bins -> mix of bin embeddings."""
+
+    def __init__(self, n_positions: int, hidden: int, bins: int = 100) -> None:
+        super().__init__()
+        self.mlp = nn.Linear(1, bins)
+        self.mlp2 = nn.Linear(bins, bins)
+        self.bins = nn.Embedding(bins, hidden)
+        self.mask = nn.Parameter(torch.zeros(hidden))
+        self.gene = nn.Embedding(n_positions, hidden)
+
+    def forward(self, batch: TokenBatch, masked: torch.Tensor | None = None) -> torch.Tensor:
+        h = F.leaky_relu(self.mlp(batch.values.unsqueeze(-1)), 0.1)
+        weights = torch.softmax(h + self.mlp2(h), dim=-1)
+        values = weights @ self.bins.weight
+        if masked is not None:
+            values = torch.where(masked.unsqueeze(-1), self.mask.expand_as(values), values)
+        return values + self.gene(batch.genes)
+
+
+def _init_weights(module: nn.Module) -> None:
+    """BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorms."""
+    if isinstance(module, nn.Linear | nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            nn.init.zeros_(module.weight[module.padding_idx])
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class FoundationModel(nn.Module):
+    """Input embeddings + encoder + pretraining head of one family."""
+
+    def __init__(self, family: str, encoder: EncoderConfig, n_tokens: int, n_genes: int, pad_id: int,
+                 max_positions: int) -> None:  # fmt: skip
+        super().__init__()
+        self.family = family
+        hidden = encoder.hidden
+        if family == "geneformer":
+            self.embeddings = BertEmbeddings(n_tokens, hidden, max_positions, encoder.eps, pad_id)
+            self.head = MaskedTokenHead(self.embeddings.word, hidden, encoder.activation, encoder.eps)
+        elif family == "scgpt":
+            self.embeddings = GeneValueEmbeddings(n_tokens, hidden, pad_id, encoder.dropout)
+            self.head = ValueRegressionHead(hidden)
+        elif family == "scbert":
+            self.embeddings = BinGeneEmbeddings(n_tokens, n_genes + 2, hidden)
+            self.head = nn.Linear(hidden, n_tokens)
+        elif family == "scfoundation":
+            self.embeddings = AutoBinEmbeddings(n_genes + 3, hidden)
+            self.head = nn.Linear(hidden, 1)
+        else:
+            raise ValueError(f"unknown model family {family!r}")
+        self.encoder = TransformerEncoder(encoder)
+        self.apply(_init_weights)
+
+    def hidden_states(self, batch: TokenBatch, masked: torch.Tensor | None = None) -> list[torch.Tensor]:
+        if self.family == "scfoundation":
+            x = self.embeddings(batch, masked)
+        else:
+            x = self.embeddings(batch)
+        return self.encoder(x, batch.keep)
+
+    def predict(self, hidden: torch.Tensor) -> torch.Tensor:
+        out = self.head(hidden)
+        return out.squeeze(-1) if self.family == "scfoundation" else out

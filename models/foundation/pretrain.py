@@ -1,0 +1,143 @@
+"""Small-scale pretraining of an in-repo scFM: seeded, resumable, deterministic on CPU.
+
+AdamW with linear warm-up then linear decay, gradient clipping at 1, bf16 autocast on GPU. Every
+``checkpoint_every`` steps the full training state goes to ``progress_dir/state.pt``; a rerun after an
+interruption resumes from it and follows the same loss curve (batch order and masks derive from the
+seed and the step number only). The finished model is written with ``save_checkpoint``.
+"""
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark.io import atomic_write
+from models.foundation.architectures import FoundationModel
+from models.foundation.checkpoint import build_model, save_checkpoint
+from models.foundation.corpus import Corpus
+from models.foundation.masking import masked_loss
+from models.foundation.tokenizers import (
+    BinnedValueTokenizer,
+    ContinuousValueTokenizer,
+    RankValueTokenizer,
+    ScBertTokenizer,
+    TokenBatch,
+    Tokenizer,
+)
+from models.foundation.transformer import EncoderConfig
+from models.foundation.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+ENCODER_KEYS = ("hidden", "layers", "heads", "ffn", "norm", "activation", "dropout", "eps", "final_norm")
+
+
+def make_tokenizer(family: str, corpus: Corpus, params: dict) -> Tokenizer:
+    vocabulary = Vocabulary.build(corpus.genes)
+    if family == "geneformer":
+        return RankValueTokenizer(vocabulary, int(params["context"]), corpus.nonzero_medians(), cls=True)
+    if family == "scgpt":
+        return BinnedValueTokenizer(vocabulary, int(params["context"]), int(params.get("n_bins", 51)))
+    if family == "scbert":
+        return ScBertTokenizer(vocabulary, int(params.get("bin_num", 5)))
+    if family == "scfoundation":
+        return ContinuousValueTokenizer(vocabulary, int(params["context"]))
+    raise ValueError(f"unknown model family {family!r}")
+
+
+def model_config(family: str, params: dict, tokenizer: Tokenizer) -> dict:
+    encoder = {k: params[k] for k in ENCODER_KEYS if k in params}
+    return {"family": family, "encoder": EncoderConfig(**encoder).to_dict(), "max_positions": tokenizer.context + 1}
+
+
+def batch_of(tokenizer: Tokenizer, corpus: Corpus, cells: np.ndarray, seed: int, step: int) -> TokenBatch:
+    rng = np.random.default_rng([seed, step, 1])
+    dense = np.asarray(corpus.counts[cells].todense(), dtype=np.float64)
+    return tokenizer.collate([tokenizer.cell(dense[i], corpus.totals[c], rng) for i, c in enumerate(cells)])
+
+
+def cells_for_step(n_cells: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The cells of one step: epoch-wise seeded permutations, so the order depends on (seed, step) only."""
+    per_epoch = max(n_cells // batch_size, 1)
+    epoch, position = divmod(step, per_epoch)
+    order = np.random.default_rng([seed, epoch, 0]).permutation(n_cells)
+    return np.sort(order[position * batch_size : (position + 1) * batch_size])
+
+
+def _schedule(warmup: int, steps: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (steps - step) / max(steps - warmup, 1))
+
+    return factor
+
+
+def pretrain(
+    family: str,
+    corpus: Corpus,
+    params: dict,
+    seed: int,
+    output_dir: str | Path,
+    progress_dir: str | Path,
+    device: str = "cpu",
+    stop_after: int | None = None,
+) -> dict:
+    """Train ``params["steps"]`` steps (resuming from ``progress_dir``) and save the final checkpoint.
+
+    ``stop_after`` ends the run early after that many steps in this call (tests of resume use it).
+    Returns the run summary written into the checkpoint's config.
+    """
+    torch.manual_seed(seed)
+    if device == "cpu":
+        torch.use_deterministic_algorithms(True)
+    tokenizer = make_tokenizer(family, corpus, params)
+    config = model_config(family, params, tokenizer)
+    model: FoundationModel = build_model(config, tokenizer).to(device)
+    steps, batch_size = int(params["steps"]), int(params["batch_size"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), weight_decay=float(params.get("weight_decay", 0.01)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(int(params["warmup"]), steps))
+    state_path = Path(progress_dir) / "state.pt"
+    start, losses, elapsed = 0, [], 0.0
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, losses, elapsed = int(state["step"]), list(state["losses"]), float(state["elapsed"])
+        log.info("resuming %s pretraining at step %d of %d", family, start, steps)
+    every = int(params.get("checkpoint_every", 50))
+    began = time.perf_counter()
+    model.train()
+    progress = tqdm(range(start, steps), desc=f"pretrain {family}", initial=start, total=steps)
+    for step in progress:
+        batch = batch_of(tokenizer, corpus, cells_for_step(corpus.n_cells, batch_size, seed, step), seed, step).to(device)
+        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(float(loss.detach()))
+        progress.set_postfix(loss=f"{losses[-1]:.4f}")
+        done = step + 1
+        if done % every == 0 or done == steps or (stop_after is not None and done - start >= stop_after):
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "step": done, "losses": losses,
+                     "elapsed": elapsed + time.perf_counter() - began}  # fmt: skip
+            atomic_write(state_path, lambda tmp, s=state: torch.save(s, tmp))
+        if stop_after is not None and done - start >= stop_after:
+            return {"stopped_at": done, "losses": losses}
+    summary = {
+        **config, "pretraining": {k: v for k, v in params.items()}, "seed": seed, "steps": steps,
+        "final_loss": float(np.mean(losses[-10:])) if losses else math.nan, "losses": losses,
+        "seconds": elapsed + time.perf_counter() - began, "corpus_cells": corpus.n_cells,
+    }  # fmt: skip
+    model.eval()
+    save_checkpoint(output_dir, model, tokenizer, summary)
+    return summary
