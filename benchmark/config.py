@@ -16,6 +16,7 @@ DEFAULTS = {
     "model_params": {},
     "qc": {"min_genes": 25, "min_cells": 3},
     "ontology": {"source": None, "include_part_of": False, "dca_dims": 256},
+    "pretrain": {"corpus": []},
     "scoring": {"bio_weight": 0.6, "task_weights": {}},
 }
 
@@ -54,6 +55,7 @@ def with_defaults(config: dict) -> dict:
     merged["qc"] = {**DEFAULTS["qc"], **(config.get("qc") or {})}
     merged["scoring"] = {**DEFAULTS["scoring"], **(config.get("scoring") or {})}
     merged["ontology"] = {**DEFAULTS["ontology"], **(config.get("ontology") or {})}
+    merged["pretrain"] = {**DEFAULTS["pretrain"], **(config.get("pretrain") or {})}
     merged["tasks"] = {task: settings or {} for task, settings in config["tasks"].items()}
     return merged
 
@@ -72,12 +74,13 @@ def check_config(config: dict, source: str = "config") -> tuple[dict, dict]:
     validate(config, "config", source)
     config = with_defaults(config)
     catalog = load_catalog(config["catalog"])
-    unknown = [d for d in config["datasets"] if d not in catalog]
-    if unknown:
-        raise ConfigError(
-            f"{source}: key `datasets` names {unknown} which are not in the catalog {config['catalog']}; "
-            f"known datasets: {', '.join(sorted(catalog))}"
-        )
+    for key, names in (("datasets", config["datasets"]), ("pretrain.corpus", config["pretrain"]["corpus"])):
+        unknown = [d for d in names if d not in catalog]
+        if unknown:
+            raise ConfigError(
+                f"{source}: key `{key}` names {unknown} which are not in the catalog {config['catalog']}; "
+                f"known datasets: {', '.join(sorted(catalog))}"
+            )
     return config, catalog
 
 

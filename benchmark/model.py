@@ -14,11 +14,20 @@ class Model:
     ``batch``, ``cell_type`` and, when known, ``cell_type_ontology_term_id``.
     """
 
-    def __init__(self, params: dict[str, Any], seed: int, device: str = "cpu", ontology: Any = None) -> None:
+    def __init__(
+        self,
+        params: dict[str, Any],
+        seed: int,
+        device: str = "cpu",
+        ontology: Any = None,
+        checkpoint: str | None = None,
+    ) -> None:
         self.params = params
         self.seed = seed
         self.device = device
         self.ontology = ontology  # a benchmark.ontology.OntologyView for models with `needs: {ontology: true}`
+        self.checkpoint = checkpoint  # a checkpoint folder for models with `checkpoint:` in model.yaml
+        self.notes: dict[str, Any] = {}  # facts worth keeping with the embedding (e.g. gene overlap)
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         """Return a float array of shape (n_cells, n_dims), one row per cell of ``adata`` in order."""

@@ -25,18 +25,28 @@ class ModelSpec:
     needs: dict[str, Any] = field(default_factory=dict)
     control_roles: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, int] = field(default_factory=dict)
     reference: str | None = None
     checkpoint: str | None = None
 
     def params_with(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
-        unknown = set(overrides or {}) - set(self.params)
+        """model.yaml's params, then the chosen ``variant``'s preset, then the config's overrides."""
+        overrides = overrides or {}
+        unknown = set(overrides) - set(self.params)
         if unknown:
             raise ConfigError(
                 f"config key `model_params.{self.id}` sets unknown parameters {sorted(unknown)}; "
                 f"models/{self.id}/model.yaml declares {sorted(self.params)}"
             )
-        return {**self.params, **(overrides or {})}
+        variant = overrides.get("variant", self.params.get("variant"))
+        if variant is not None and variant not in self.variants:
+            raise ConfigError(
+                f"config key `model_params.{self.id}.variant` is '{variant}'; models/{self.id}/model.yaml "
+                f"offers {sorted(self.variants)}"
+            )
+        preset = self.variants.get(variant, {}) if variant is not None else {}
+        return {**self.params, **preset, **overrides}
 
 
 def read_spec(model_dir: Path) -> ModelSpec:
@@ -54,6 +64,7 @@ def read_spec(model_dir: Path) -> ModelSpec:
         needs=raw.get("needs", {}),
         control_roles=raw.get("control_roles", {}),
         params=raw.get("params") or {},
+        variants=raw.get("variants") or {},
         resources=raw.get("resources", {}),
         reference=raw.get("reference"),
         checkpoint=raw.get("checkpoint"),

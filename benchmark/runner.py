@@ -54,7 +54,7 @@ def validate_embedding(embedding: object, n_cells: int, model_id: str) -> np.nda
     return array
 
 
-def _device() -> str:
+def device_name() -> str:
     try:
         import torch
 
@@ -90,6 +90,7 @@ def embed_dataset(
     output: str | Path,
     ontology_paths: tuple[str, str] | None = None,
     run_info: str | Path | None = None,
+    checkpoint: str | Path | None = None,
 ) -> str:
     """Embed a prepared dataset with one model and write the embedding contract; return the status.
 
@@ -98,13 +99,15 @@ def embed_dataset(
     ``run_info``, when given, receives the run record and status as JSON.
     """
     adata = read_dataset(str(dataset_path))
-    device = _device()
+    device = device_name()
     start = time.perf_counter()
-    embedding, status, message = None, "ok", ""
+    embedding, status, message, model = None, "ok", "", None
     try:
         ontology = load_view(*ontology_paths) if ontology_paths else None
         check_needs(spec, adata, ontology)
-        model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology)
+        model = load_class(spec)(
+            params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint and str(checkpoint)
+        )
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
     except NotApplicable as reason:
         status, message = "not_applicable", str(reason)
@@ -127,6 +130,7 @@ def embed_dataset(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": _peak_gpu_mb(),
         "versions": _versions(),
+        "notes": json.dumps(getattr(model, "notes", {}), sort_keys=True),
     }
     write_h5ad(out, output)
     if run_info is not None:  # a small sidecar so the report need not open every embedding

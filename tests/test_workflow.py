@@ -13,7 +13,9 @@ from benchmark.paths import REPO_ROOT
 
 pytestmark = pytest.mark.workflow
 BASELINES = ("hvg", "hvg_pca", "harmony", "scvi")
-MODELS = {"random", "batch_only", "label_oracle", "ontology_oracle", *BASELINES}
+CONTROLS = ("random", "batch_only", "label_oracle", "ontology_oracle")
+FOUNDATION = ("geneformer", "scgpt", "scbert", "scfoundation")
+MODELS = {*CONTROLS, *BASELINES, *FOUNDATION}
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
@@ -26,7 +28,7 @@ def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.Complet
     return result
 
 
-def check_report(workdir: Path, run: str, datasets: list[str]) -> dict:
+def check_report(workdir: Path, run: str, datasets: list[str], models: set[str] = MODELS) -> dict:
     results = json.loads((workdir / "reports" / run / "results.json").read_text())
     validate(results, "results", "results.json")
     html = (workdir / "reports" / run / "leaderboard.html").read_text()
@@ -34,7 +36,7 @@ def check_report(workdir: Path, run: str, datasets: list[str]) -> dict:
     assert (workdir / "reports" / run / "scores.tsv").exists()
     assert set(results["datasets"]) == set(datasets)
     covered = {(r["dataset"], r["task"], r["model"]) for r in results["task_scores"]}
-    assert covered == {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in MODELS}
+    assert covered == {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in models}
     return results
 
 
@@ -63,8 +65,18 @@ def test_test_config_end_to_end(tmp_path):
     for dataset in results["datasets"]:
         assert_controls_bracket_baselines(results, dataset)
     not_applicable = {(r["dataset"], r["model"]) for r in results["task_scores"] if r["status"] == "not_applicable"}
-    assert not_applicable == {("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle")}
-    assert {r["stage"] for r in results["resources"]} == {"ontology", "prepare_dataset", "embed", "evaluate"}
+    assert not_applicable == {("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle", *FOUNDATION)}
+    assert {r["stage"] for r in results["resources"]} == {
+        "ontology",
+        "prepare_dataset",
+        "pretrain",
+        "embed",
+        "evaluate",
+    }
+    sim = {r["model"]: r for r in results["task_scores"] if r["dataset"] == "sim_small" and r["task"] == "integration"}
+    assert all(sim[m]["status"] == "ok" for m in FOUNDATION)  # the scFMs pretrained and embedded
+    overlap = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
+    assert all(overlap[m]["status"] == "ok" for m in FOUNDATION)
     assert results["provenance"]["ontology"]["source"] == "cellxgene-ontology-guide (bundled CL)"
     scgraph = raw(results, "sim_small", "scgraph_ontorwr")
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
@@ -82,7 +94,9 @@ def test_test_config_end_to_end(tmp_path):
 
 def test_real_datasets_end_to_end(tmp_path, data_dir):
     config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
-    config.update(run="real", data_dir=str(data_dir), datasets=["pbmc_3chem", "pbmc_sorted"])
+    # The scFMs and the HVG baseline are covered by the test config; real data checks the rest.
+    models = {*CONTROLS, "hvg_pca", "harmony", "scvi"}
+    config.update(run="real", data_dir=str(data_dir), datasets=["pbmc_3chem", "pbmc_sorted"], models=sorted(models))
     # kBET (the slowest metric) is left out to keep CI short; the test config covers it.
     config["tasks"]["integration"]["metrics"] = [
         "isolated_labels", "kmeans_nmi", "kmeans_ari", "silhouette_label", "clisi",
@@ -91,11 +105,11 @@ def test_real_datasets_end_to_end(tmp_path, data_dir):
     configfile = tmp_path / "real.yaml"
     configfile.write_text(yaml.safe_dump(config))
     snakemake(tmp_path, configfile)
-    results = check_report(tmp_path, "real", ["pbmc_3chem", "pbmc_sorted"])
+    results = check_report(tmp_path, "real", ["pbmc_3chem", "pbmc_sorted"], models)
     assert_controls_bracket_baselines(results, "pbmc_3chem")
     assert results["datasets"]["pbmc_3chem"]["n_batches"] == 3
     # The deep CL hierarchy: every applicable model gets an LCAD on the sorted PBMCs.
     lcad = raw(results, "pbmc_sorted", "logreg_lcad")
-    assert set(lcad) == MODELS - {"harmony"}  # one declared batch: Harmony is not applicable
+    assert set(lcad) == models - {"harmony"}  # one declared batch: Harmony is not applicable
     assert lcad["label_oracle"] == 0.0 and lcad["random"] > lcad["hvg_pca"] > 0
     assert raw(results, "pbmc_sorted", "scgraph_ontorwr")["ontology_oracle"] > 0.95

@@ -32,18 +32,17 @@ class BertEmbeddings(nn.Module):
 
 
 class MaskedTokenHead(nn.Module):
-    """BERT's MLM head with the decoder weight tied to the token embedding."""
+    """BERT's MLM head; its decoder is the token embedding (tied), passed in at call time."""
 
-    def __init__(self, embedding: nn.Embedding, hidden: int, activation: str, eps: float) -> None:
+    def __init__(self, vocab_size: int, hidden: int, activation: str, eps: float) -> None:
         super().__init__()
         self.dense = nn.Linear(hidden, hidden)
         self.activation = ACTIVATIONS[activation]
         self.norm = nn.LayerNorm(hidden, eps=eps)
-        self.embedding = embedding
-        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.activation(self.dense(hidden))) @ self.embedding.weight.T + self.bias
+    def forward(self, hidden: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.activation(self.dense(hidden))) @ decoder.T + self.bias
 
 
 class GeneValueEmbeddings(nn.Module):
@@ -128,7 +127,7 @@ class FoundationModel(nn.Module):
         hidden = encoder.hidden
         if family == "geneformer":
             self.embeddings = BertEmbeddings(n_tokens, hidden, max_positions, encoder.eps, pad_id)
-            self.head = MaskedTokenHead(self.embeddings.word, hidden, encoder.activation, encoder.eps)
+            self.head = MaskedTokenHead(n_tokens, hidden, encoder.activation, encoder.eps)
         elif family == "scgpt":
             self.embeddings = GeneValueEmbeddings(n_tokens, hidden, pad_id, encoder.dropout)
             self.head = ValueRegressionHead(hidden)
@@ -144,12 +143,12 @@ class FoundationModel(nn.Module):
         self.apply(_init_weights)
 
     def hidden_states(self, batch: TokenBatch, masked: torch.Tensor | None = None) -> list[torch.Tensor]:
-        if self.family == "scfoundation":
-            x = self.embeddings(batch, masked)
-        else:
-            x = self.embeddings(batch)
+        """Every layer's output; ``masked`` (scFoundation) swaps those values' embeddings for the mask."""
+        x = self.embeddings(batch, masked) if self.family == "scfoundation" else self.embeddings(batch)
         return self.encoder(x, batch.keep)
 
     def predict(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.family == "geneformer":
+            return self.head(hidden, self.embeddings.word.weight)
         out = self.head(hidden)
         return out.squeeze(-1) if self.family == "scfoundation" else out

@@ -34,7 +34,9 @@ def load_checkpoint(directory: str | Path, device: str = "cpu") -> tuple[Foundat
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
     if not manifest_path.exists():
-        raise ContractError(f"checkpoint {directory}: manifest.json is missing; the checkpoint is incomplete: pretrain again")
+        raise ContractError(
+            f"checkpoint {directory}: manifest.json is missing; the checkpoint is incomplete: pretrain again"
+        )
     manifest = json.loads(manifest_path.read_text())
     for name in FILES:
         actual = sha256(directory / name) if (directory / name).exists() else "missing"

@@ -41,7 +41,9 @@ def build_corpus(datasets: list[ad.AnnData]) -> Corpus:
     for data in datasets:
         X = sparse.csr_matrix(data.X)
         columns = np.array([position[g] for g in data.var_names])
-        remap = sparse.csr_matrix((np.ones(len(columns)), (np.arange(len(columns)), columns)), shape=(len(columns), len(genes)))
+        remap = sparse.csr_matrix(
+            (np.ones(len(columns)), (np.arange(len(columns)), columns)), shape=(len(columns), len(genes))
+        )
         blocks.append(X @ remap)
         totals.append(np.asarray(X.sum(axis=1)).ravel())
     return Corpus(sparse.csr_matrix(sparse.vstack(blocks)), np.concatenate(totals), genes)

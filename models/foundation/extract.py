@@ -48,8 +48,13 @@ def embed_cells(
     seed: int = 0,
     device: str = "cpu",
     normalize: bool = False,
+    offset: int = 0,
 ) -> np.ndarray:
-    """(n_cells, d) float32 embeddings of every cell of ``adata`` (raw counts in X)."""
+    """(n_cells, d) float32 embeddings of every cell of ``adata`` (raw counts in X).
+
+    ``offset`` is the index of ``adata``'s first cell in the whole dataset (for embedding it in parts):
+    cell i's random stream is seeded by (seed, offset + i).
+    """
     model.eval().to(device)
     vocabulary = tokenizer.vocabulary
     n_vocab_genes = len(vocabulary.genes)
@@ -63,7 +68,7 @@ def embed_cells(
         for i, cell in enumerate(rows):
             full = np.zeros(n_vocab_genes)
             full[gene_slot] = counts[i]
-            cells.append(tokenizer.cell(full, totals[i], np.random.default_rng([seed, int(cell)])))
+            cells.append(tokenizer.cell(full, totals[i], np.random.default_rng([seed, offset + int(cell)])))
         order = np.argsort([len(c.ids) for c in cells], kind="stable")
         for first in range(0, len(order), batch_size):
             members = order[first : first + batch_size]

@@ -98,7 +98,9 @@ def pretrain(
     config = model_config(family, params, tokenizer)
     model: FoundationModel = build_model(config, tokenizer).to(device)
     steps, batch_size = int(params["steps"]), int(params["batch_size"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), weight_decay=float(params.get("weight_decay", 0.01)))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=float(params["lr"]), weight_decay=float(params.get("weight_decay", 0.01))
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(int(params["warmup"]), steps))
     state_path = Path(progress_dir) / "state.pt"
     start, losses, elapsed = 0, [], 0.0
@@ -114,7 +116,9 @@ def pretrain(
     model.train()
     progress = tqdm(range(start, steps), desc=f"pretrain {family}", initial=start, total=steps)
     for step in progress:
-        batch = batch_of(tokenizer, corpus, cells_for_step(corpus.n_cells, batch_size, seed, step), seed, step).to(device)
+        batch = batch_of(tokenizer, corpus, cells_for_step(corpus.n_cells, batch_size, seed, step), seed, step).to(
+            device
+        )
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
             loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id)

@@ -92,7 +92,7 @@ class RankValueTokenizer(Tokenizer):
         self.cls = cls
 
     def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
-        normalised = counts / max(total, 1.0) * 1e4 / self.medians
+        normalised = counts * (1e4 / max(total, 1.0)) / self.medians
         expressed = np.flatnonzero(counts > 0)
         order = expressed[np.argsort(-normalised[expressed], kind="stable")]
         order = order[: self.context - int(self.cls)]
@@ -164,7 +164,7 @@ class ScBertTokenizer(Tokenizer):
         return self.bin_num + 2
 
     def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
-        level = np.floor(np.log2(1.0 + counts / max(total, 1.0) * 1e4))
+        level = np.floor(np.log2(1.0 + counts * (1e4 / max(total, 1.0))))
         tokens = np.minimum(level, self.bin_num).astype(np.int64)
         ids = np.concatenate([tokens, [0]])
         genes = np.arange(len(ids), dtype=np.int64)
@@ -195,9 +195,11 @@ class ContinuousValueTokenizer(Tokenizer):
     def pad_gene(self) -> int:
         return len(self.vocabulary.genes) + 2  # panel genes, then T, then S, then padding
 
-    def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator, target_total: float | None = None) -> CellTokens:
+    def cell(
+        self, counts: np.ndarray, total: float, rng: np.random.Generator, target_total: float | None = None
+    ) -> CellTokens:
         expressed = np.flatnonzero(counts > 0)[: self.context - 2]
-        values = np.log1p(counts[expressed] / max(total, 1.0) * 1e4)
+        values = np.log1p(counts[expressed] * (1e4 / max(total, 1.0)))
         source = np.log10(max(total, 1.0))
         if target_total is not None:
             target = np.log10(max(target_total, 1.0))

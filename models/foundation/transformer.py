@@ -1,8 +1,10 @@
 """One transformer encoder for every in-repo scFM (BERT-compatible post-LN, or pre-LN).
 
-Attention uses ``torch.nn.functional.scaled_dot_product_attention`` with a boolean key-padding mask.
-Parameter names are short and flat (``layers.0.q``...); checkpoint loaders map published key names
-onto them explicitly (see ``models/foundation/checkpoints.py``).
+Attention uses ``torch.nn.functional.scaled_dot_product_attention`` with a boolean key-padding mask;
+everything else runs on the packed real tokens.
+Parameter names are short and flat (``layers.0.qkv``...); checkpoint loaders map published key names
+onto them explicitly (``models/foundation/hf_bert.py`` for BERT, whose separate query/key/value
+projections are stacked into ``qkv``: the same layout as PyTorch's ``in_proj_weight``).
 """
 
 from dataclasses import asdict, dataclass
@@ -38,9 +40,7 @@ class EncoderLayer(nn.Module):
         self.heads = config.heads
         self.pre_norm = config.norm == "pre"
         self.activation = ACTIVATIONS[config.activation]
-        self.q = nn.Linear(config.hidden, config.hidden)
-        self.k = nn.Linear(config.hidden, config.hidden)
-        self.v = nn.Linear(config.hidden, config.hidden)
+        self.qkv = nn.Linear(config.hidden, 3 * config.hidden)  # [q; k; v], as PyTorch's in_proj
         self.attn_out = nn.Linear(config.hidden, config.hidden)
         self.attn_norm = nn.LayerNorm(config.hidden, eps=config.eps)
         self.ffn_in = nn.Linear(config.hidden, config.ffn)
@@ -49,28 +49,34 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.dropout_p = config.dropout
 
-    def _attention(self, x: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-        batch, length, hidden = x.shape
-
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(batch, length, self.heads, hidden // self.heads).transpose(1, 2)
-
-        mask = None if keep is None else keep[:, None, None, :]  # True = attend to this key
+    def _attention(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``x``: packed real tokens (n_tokens, hidden); attention runs on the padded (batch, length) layout."""
+        batch, length = keep.shape
+        hidden = x.shape[-1]
+        qkv = unpack(self.qkv(x), keep).view(batch, length, 3, self.heads, hidden // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, length, head_dim)
         out = F.scaled_dot_product_attention(
-            split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=mask,
-            dropout_p=self.dropout_p if self.training else 0.0,
-        )  # fmt: skip
-        return self.dropout(self.attn_out(out.transpose(1, 2).reshape(batch, length, hidden)))
+            q, k, v, attn_mask=keep[:, None, None, :], dropout_p=self.dropout_p if self.training else 0.0
+        )
+        return self.dropout(self.attn_out(out.transpose(1, 2).reshape(batch, length, hidden)[keep]))
 
     def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.ffn_out(self.dropout(self.activation(self.ffn_in(x)))))
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``x``: packed real tokens (n_tokens, hidden) of a batch whose layout ``keep`` gives."""
         if self.pre_norm:
             x = x + self._attention(self.attn_norm(x), keep)
             return x + self._feed_forward(self.ffn_norm(x))
         x = self.attn_norm(x + self._attention(x, keep))
         return self.ffn_norm(x + self._feed_forward(x))
+
+
+def unpack(packed: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(n_tokens, d) real tokens -> (batch, length, d) with zeros at padding."""
+    out = packed.new_zeros(*keep.shape, packed.shape[-1])
+    out[keep] = packed
+    return out
 
 
 class TransformerEncoder(nn.Module):
@@ -85,13 +91,17 @@ class TransformerEncoder(nn.Module):
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> list[torch.Tensor]:
         """``x``: (batch, length, hidden); ``keep``: (batch, length) bool, False at padding.
 
-        Returns [input, layer 1, ..., layer N] (N + 1 tensors); with ``final_norm`` the last entry is
-        normalised.
+        Returns [input, layer 1, ..., layer N] (N + 1 tensors, zeros at padding after the input); with
+        ``final_norm`` the last entry is normalised. Linear layers and norms run on the real tokens
+        only (packed), so padding costs attention time but no projection or feed-forward time.
         """
+        if keep is None:
+            keep = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         states = [x]
-        for layer in self.layers:
-            x = layer(x, keep)
-            states.append(x)
-        if self.final_norm is not None:
-            states[-1] = self.final_norm(states[-1])
+        packed = x[keep]
+        for index, layer in enumerate(self.layers):
+            packed = layer(packed, keep)
+            if self.final_norm is not None and index == len(self.layers) - 1:
+                packed = self.final_norm(packed)
+            states.append(unpack(packed, keep))
         return states

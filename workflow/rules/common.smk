@@ -36,6 +36,11 @@ def benchmark_jobs():
     """Every job whose Snakemake benchmark file goes into the report, with its wildcards."""
     jobs = [{"stage": "ontology", "dataset": "", "path": "results/benchmarks/ontology.tsv"}]
     jobs += [
+        {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
+        for m in CONFIG["models"]
+        if SPECS[m].checkpoint == "pretrain"
+    ]
+    jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
         for d in CONFIG["datasets"]
     ]
@@ -83,6 +88,8 @@ def embed_inputs(wildcards):
     inputs = {"dataset": f"results/data/{wildcards.dataset}/dataset.h5ad"}
     if SPECS[wildcards.model].needs.get("ontology"):
         inputs.update(ONTOLOGY_FILES)
+    if SPECS[wildcards.model].checkpoint == "pretrain":
+        inputs["checkpoint"] = f"results/checkpoints/{wildcards.model}/manifest.json"
     return inputs
 
 

@@ -1,6 +1,7 @@
 """Snakemake glue for rule embed (see benchmark.runner.embed_dataset)."""
 
 import logging
+from pathlib import Path
 
 from benchmark.logs import setup_logging
 from benchmark.runner import embed_dataset
@@ -16,5 +17,6 @@ status = embed_dataset(
     sm.output.embedding,
     ontology,
     sm.output.run_info,
+    Path(sm.input.checkpoint).parent if hasattr(sm.input, "checkpoint") else None,
 )
 logging.getLogger("embed").info("%s on %s: %s", sm.wildcards.model, sm.wildcards.dataset, status)
