@@ -49,9 +49,9 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     versions = {}
-    for package in PACKAGES:
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

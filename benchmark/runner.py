@@ -5,7 +5,6 @@ import logging
 import resource
 import time
 import traceback
-from importlib import metadata
 from pathlib import Path
 
 import anndata as ad
@@ -16,6 +15,7 @@ from benchmark.data.contract import is_labelled, n_batches, read_dataset
 from benchmark.errors import ContractError, NotApplicable
 from benchmark.io import write_h5ad, write_json
 from benchmark.ontology import OntologyView, load_view, ontology_problem
+from benchmark.provenance import package_versions
 from benchmark.registry import ModelSpec, load_class
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,6 @@ def _peak_gpu_mb() -> float:
     return 0.0
 
 
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in RECORDED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def embed_dataset(
     dataset_path: str | Path,
     spec: ModelSpec,
@@ -129,7 +119,7 @@ def embed_dataset(
         "wall_time_s": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": _peak_gpu_mb(),
-        "versions": _versions(),
+        "versions": package_versions(RECORDED_PACKAGES),
         "notes": json.dumps(getattr(model, "notes", {}), sort_keys=True),
     }
     write_h5ad(out, output)

@@ -62,8 +62,9 @@ def _bio(name, label, fn, description, needs_batches=False) -> Metric:
     return Metric(name, label, "bio", True, (0.0, 1.0), fn, requires, description)
 
 
-def _batch(name, label, fn, description) -> Metric:
-    return Metric(name, label, "batch", True, (0.0, 1.0), fn, ("labels", "batches"), description)
+def _batch(name, label, fn, description, needs_labels=True) -> Metric:
+    requires = ("labels", "batches") if needs_labels else ("batches",)
+    return Metric(name, label, "batch", True, (0.0, 1.0), fn, requires, description)
 
 
 SCIB_METRICS: dict[str, Metric] = {
@@ -117,6 +118,7 @@ SCIB_METRICS: dict[str, Metric] = {
             "iLISI",
             lambda d: scib_metrics.ilisi_knn(d.knn(90), d.batches),
             "batch LISI on the 90-NN graph, scaled so 1 = batches fully mixed",
+            needs_labels=False,
         ),
         _batch(
             "kbet",
@@ -135,6 +137,7 @@ SCIB_METRICS: dict[str, Metric] = {
             "PCR comparison",
             lambda d: scib_metrics.pcr_comparison(d.X_pre, d.X, d.batches, categorical=True),
             "reduction of the variance explained by batch, relative to the unintegrated PCA",
+            needs_labels=False,
         ),
     ]
 }

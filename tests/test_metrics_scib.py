@@ -123,3 +123,15 @@ def test_kbet_never_calls_pynndescent(sim, monkeypatch):
     monkeypatch.setattr(backend, "NNDescent", refuse)
     rows = {r["metric"]: r for r in integrate(sim, sim.obsm["X_pca_unintegrated"], ["kbet"])}
     assert rows["kbet"]["status"] == "ok", rows["kbet"]["message"]
+
+
+def test_single_cell_type_marks_label_metrics_not_applicable(sim):
+    one_type = sim[sim.obs["cell_type"] == sim.obs["cell_type"].cat.categories[0]].copy()
+    one_type.obs["cell_type"] = one_type.obs["cell_type"].cat.remove_unused_categories()
+    rows = pd.DataFrame(integrate(one_type, one_type.obsm["X_pca_unintegrated"], ["kmeans_nmi", "ilisi", "kbet"]))
+    assert rows.set_index("metric")["status"].to_dict() == {
+        "kmeans_nmi": "not_applicable",
+        "ilisi": "ok",
+        "kbet": "not_applicable",
+    }
+    assert rows.set_index("metric").loc["kmeans_nmi", "message"] == "the dataset has a single cell type"

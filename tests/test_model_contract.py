@@ -9,26 +9,52 @@ from benchmark.runner import check_needs
 from tests.conftest import small_ontology_view
 
 SPECS = discover()
-FAST = {"scvi": {"max_epochs": 2, "n_top_genes": 200}}
+TINY_SCFM = {"hidden": 16, "layers": 1, "heads": 2, "ffn": 32, "context": 64, "steps": 2, "batch_size": 8,
+             "warmup": 1, "checkpoint_every": 2}  # fmt: skip
+FAST = {"scvi": {"max_epochs": 2, "n_top_genes": 200},
+        **{m: TINY_SCFM for m, spec in SPECS.items() if spec.checkpoint == "pretrain"}}  # fmt: skip
+CHECKPOINTS: dict[str, str] = {}
 
 
-def make(model_id: str, seed: int = 0, ontology=None):
+def checkpoint_of(model_id: str, tmp_root) -> str | None:
+    """A tiny pretrained checkpoint for plugins that declare `checkpoint: pretrain` (built once)."""
     spec = SPECS[model_id]
-    return load_class(spec)(spec.params_with(FAST.get(model_id)), seed=seed, ontology=ontology)
+    if spec.checkpoint != "pretrain":
+        return None
+    if model_id not in CHECKPOINTS:
+        from models.foundation.corpus import build_corpus
+        from tests.conftest import _prepared
+
+        out = tmp_root / model_id
+        load_class(spec).pretrain(build_corpus([_prepared("sim")]), spec.params_with(FAST[model_id]), 0, out,
+                                  tmp_root / "progress" / model_id)  # fmt: skip
+        CHECKPOINTS[model_id] = str(out)
+    return CHECKPOINTS[model_id]
+
+
+@pytest.fixture(scope="module")
+def checkpoint_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("contract-checkpoints")
+
+
+def make(model_id: str, seed: int = 0, ontology=None, checkpoint_root=None):
+    spec = SPECS[model_id]
+    checkpoint = checkpoint_of(model_id, checkpoint_root) if checkpoint_root is not None else None
+    return load_class(spec)(spec.params_with(FAST.get(model_id)), seed=seed, ontology=ontology, checkpoint=checkpoint)
 
 
 @pytest.mark.parametrize("model_id", sorted(SPECS))
-def test_embed_contract_and_determinism(model_id, sim, sim_ontology):
+def test_embed_contract_and_determinism(model_id, sim, sim_ontology, checkpoint_root):
     check_needs(SPECS[model_id], sim, sim_ontology)
-    first = np.asarray(make(model_id, ontology=sim_ontology).embed(sim.copy()))
-    second = np.asarray(make(model_id, ontology=sim_ontology).embed(sim.copy()))
+    first = np.asarray(make(model_id, ontology=sim_ontology, checkpoint_root=checkpoint_root).embed(sim.copy()))
+    second = np.asarray(make(model_id, ontology=sim_ontology, checkpoint_root=checkpoint_root).embed(sim.copy()))
     assert first.ndim == 2 and first.shape[0] == sim.n_obs and first.shape[1] > 0
     assert np.all(np.isfinite(first))
     np.testing.assert_array_equal(first, second)  # same seed, same embedding on CPU
 
 
 @pytest.mark.parametrize("model_id", sorted(SPECS))
-def test_declared_needs_match_what_the_model_handles(model_id, pbmc68k):
+def test_declared_needs_match_what_the_model_handles(model_id, pbmc68k, checkpoint_root):
     """On log-normalised single-batch data a model either declares a need that fails or embeds."""
     spec = SPECS[model_id]
     try:
@@ -36,7 +62,7 @@ def test_declared_needs_match_what_the_model_handles(model_id, pbmc68k):
     except NotApplicable as reason:
         assert spec.needs.get("counts") or spec.needs.get("batches") or spec.needs.get("ontology"), reason
         return
-    embedding = np.asarray(make(model_id).embed(pbmc68k.copy()))
+    embedding = np.asarray(make(model_id, checkpoint_root=checkpoint_root).embed(pbmc68k.copy()))
     assert embedding.shape[0] == pbmc68k.n_obs and np.all(np.isfinite(embedding))
 
 

@@ -150,3 +150,22 @@ def test_real_dataset_prepares(data_dir):
     assert adata.obs["batch"].nunique() == 3 and adata.obs["cell_type"].nunique() == 9
     assert adata.obs["cell_type_ontology_term_id"].str.startswith("CL:").all()
     assert isinstance(adata.obs, pd.DataFrame) and adata.n_obs > 1000
+
+
+def test_infinite_values_are_rejected():
+    raw = raw_input()
+    dense = raw.X.toarray()
+    dense[1, 2] = np.inf
+    raw.X = sparse.csr_matrix(dense)
+    with pytest.raises(ContractError, match="dataset 'toy': the expression matrix holds NaN or infinite values"):
+        standardize(raw, "toy", entry(counts=False), "dataset 'toy'")
+
+
+def test_missing_label_key_names_the_field():
+    with pytest.raises(ContractError, match=r"obs has no column 'celltypes' \(catalog field `keys.label`\)"):
+        standardize(raw_input(), "toy", entry(keys={**KEYS, "label": "celltypes"}), "dataset 'toy'")
+
+
+def test_input_without_cells_is_rejected():
+    with pytest.raises(ContractError, match="dataset 'toy': the input has no cells"):
+        standardize(raw_input()[:0].copy(), "toy", entry(), "dataset 'toy'")

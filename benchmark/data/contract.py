@@ -49,6 +49,15 @@ def is_labelled(adata: ad.AnnData) -> bool:
     return bool(adata.uns["dataset"].get("labelled", True))
 
 
+def label_problem(adata: ad.AnnData) -> str:
+    """'' when label-based metrics apply, else why not (no labels, or a single cell type)."""
+    if not is_labelled(adata):
+        return "the dataset has no cell-type labels"
+    if adata.obs["cell_type"].nunique() < 2:
+        return "the dataset has a single cell type"
+    return ""
+
+
 def n_batches(adata: ad.AnnData) -> int:
     return int(adata.obs["batch"].nunique())
 

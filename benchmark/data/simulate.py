@@ -5,6 +5,10 @@ expression program (log-fold changes on a set of genes, seeded with its known ma
 cell type's expression is the sum of the programs on its path from the root, so types that are
 close in the ontology are close in expression. Batches add gene-wise effects and differ in
 sequencing depth; counts are negative binomial (gamma-Poisson).
+
+``biology_seed`` fixes the biology (baseline expression and programs) and ``seed`` the draw (batch
+effects, composition, cells): datasets with different ``seed`` and the same ``biology_seed`` are
+different samples of one biology, as a pretraining corpus and an evaluation atlas should be.
 """
 
 from dataclasses import dataclass
@@ -68,6 +72,7 @@ def simulate_immune(
     n_cells: int = 2000,
     n_batches: int = 3,
     seed: int = 0,
+    biology_seed: int = 0,
     program_genes: int = 25,
     program_lfc: float = 1.2,
     batch_lfc_sd: float = 0.4,
@@ -77,6 +82,7 @@ def simulate_immune(
     """Simulate raw counts for the leaves of :data:`IMMUNE_TREE` across ``n_batches`` batches."""
     if n_batches < 1 or n_cells < 10 * n_batches:
         raise ValueError(f"simulate_immune needs n_batches >= 1 and n_cells >= 10 * n_batches, got {n_cells=}")
+    biology = np.random.default_rng(biology_seed)
     rng = np.random.default_rng(seed)
     genes = gene_symbols()
     gene_index = {g: i for i, g in enumerate(genes)}
@@ -84,20 +90,20 @@ def simulate_immune(
     nodes = {n.term_id: n for n in IMMUNE_TREE}
     leaves = _leaves(IMMUNE_TREE)
 
-    base = rng.normal(-1.0, 1.3, n_genes)  # log relative abundance of each gene
+    base = biology.normal(-1.0, 1.3, n_genes)  # log relative abundance of each gene
     programs: dict[str, np.ndarray] = {}
     for node in IMMUNE_TREE:
         effect = np.zeros(n_genes)
         markers = [gene_index[g] for g in node.markers if g in gene_index]
-        others = rng.choice(n_genes, size=program_genes, replace=False)
-        effect[others] = rng.normal(0.0, program_lfc, program_genes)
-        effect[markers] = rng.normal(2.5 * program_lfc, 0.3, len(markers))
+        others = biology.choice(n_genes, size=program_genes, replace=False)
+        effect[others] = biology.normal(0.0, program_lfc, program_genes)
+        effect[markers] = biology.normal(2.5 * program_lfc, 0.3, len(markers))
         programs[node.term_id] = effect
     type_logit = np.stack([base + sum(programs[t] for t in _path_from_root(nodes, leaf.term_id)) for leaf in leaves])
 
     batch_logit = rng.normal(0.0, batch_lfc_sd, (n_batches, n_genes))
     batch_depth = mean_depth * np.exp(rng.normal(0.0, 0.5, n_batches))
-    type_share = rng.dirichlet(np.full(len(leaves), 3.0))
+    type_share = biology.dirichlet(np.full(len(leaves), 3.0))
 
     batch_of_cell = np.sort(rng.integers(0, n_batches, n_cells))
     type_of_cell = np.empty(n_cells, dtype=int)

@@ -18,7 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmark.data.contract import is_labelled
+from benchmark.data.contract import label_problem
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
@@ -156,7 +156,7 @@ def evaluate_annotation(ctx: TaskContext) -> list[dict]:
     kept_types = counts.index[counts >= min_cells]
     keep = np.isin(labels, kept_types)
     problems = {
-        "labels": "" if is_labelled(dataset) else "the dataset has no cell-type labels",
+        "labels": label_problem(dataset),
         "ontology": ctx.ontology_problem,
     }
     if not problems["labels"] and len(kept_types) < 2:

@@ -1,6 +1,6 @@
 """Batch integration: the scIB metric set, scGraph-OntoRWR and ROGI on a zero-shot embedding."""
 
-from benchmark.data.contract import is_labelled, n_batches
+from benchmark.data.contract import label_problem, n_batches
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
@@ -27,7 +27,7 @@ def evaluate_integration(ctx: TaskContext) -> list[dict]:
         seed=ctx.seed,
     )
     problems = {
-        "labels": "" if is_labelled(dataset) else "the dataset has no cell-type labels",
+        "labels": label_problem(dataset),
         "batches": "" if n_batches(dataset) > 1 else "the dataset has a single batch",
         "ontology": ontology_problem,
     }

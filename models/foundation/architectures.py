@@ -3,7 +3,8 @@
 - Geneformer: BERT embeddings (gene token + learned position + token type 0, LayerNorm); MLM head
   (dense, activation, LayerNorm, decoder tied to the token embedding) over the gene vocabulary.
 - scGPT: gene embedding (LayerNorm'd) + continuous value encoder (Linear-ReLU-Linear-LayerNorm of the
-  binned value); no positions; expression decoder (MLP -> value) for masked value regression.
+  binned value); no positions; expression decoder (MLP -> value) for masked value regression (GEP)
+  and the cell-embedding decoder (MVC) that predicts the values from the <cls> output.
 - scBERT: bin-token embedding + learned gene-position embedding; classification over bins.
 - scFoundation: auto-discretised value embedding (soft assignment to 100 learned bins) + gene-position
   embedding; regression of masked values.
@@ -74,6 +75,20 @@ class ValueRegressionHead(nn.Module):
         return self.net(hidden).squeeze(-1)
 
 
+class CellExpressionHead(nn.Module):
+    """scGPT's MVC decoder: each gene's value predicted from the cell embedding (<cls>) as
+    <W · sigmoid(Linear(gene embedding)), cell embedding>; it is what trains the <cls> token."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.gene2query = nn.Linear(hidden, hidden)
+        self.W = nn.Linear(hidden, hidden, bias=False)
+
+    def forward(self, gene_embeddings: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+        queries = self.W(torch.sigmoid(self.gene2query(gene_embeddings)))
+        return (queries * cell.unsqueeze(1)).sum(-1)
+
+
 class BinGeneEmbeddings(nn.Module):
     def __init__(self, n_tokens: int, n_positions: int, hidden: int) -> None:
         super().__init__()
@@ -131,6 +146,7 @@ class FoundationModel(nn.Module):
         elif family == "scgpt":
             self.embeddings = GeneValueEmbeddings(n_tokens, hidden, pad_id, encoder.dropout)
             self.head = ValueRegressionHead(hidden)
+            self.cell_head = CellExpressionHead(hidden)
         elif family == "scbert":
             self.embeddings = BinGeneEmbeddings(n_tokens, n_genes + 2, hidden)
             self.head = nn.Linear(hidden, n_tokens)

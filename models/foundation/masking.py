@@ -1,7 +1,8 @@
 """Pretraining objectives: what each family masks and how it scores the reconstruction.
 
 geneformer: 15% of gene tokens; 80% -> <mask>, 10% -> a random gene, 10% kept; cross-entropy.
-scgpt: 40% of the non-<cls> values set to -1; mean squared error on the binned values.
+scgpt: 40% of the non-<cls> values set to -1; mean squared error on the binned values, from each
+  gene's output (GEP) plus from the <cls> cell embedding (MVC).
 scbert: 15% of the expressed (non-zero bin) positions; 90% -> <mask>, 10% kept; cross-entropy.
 scfoundation: 30% of the gene values replaced by the mask embedding; mean squared error.
 """
@@ -55,7 +56,13 @@ def masked_loss(model: FoundationModel, batch: TokenBatch, generator: torch.Gene
     masked = mask_batch(model.family, batch, generator, mask_id, vocab_size, rate)
     if not masked.chosen.any():
         return torch.zeros((), device=batch.ids.device, requires_grad=True)
-    output = model.predict(model.hidden_states(masked.batch, masked.embedding_mask)[-1])[masked.chosen]
+    last = model.hidden_states(masked.batch, masked.embedding_mask)[-1]
+    output = model.predict(last)[masked.chosen]
     if model.family in ("geneformer", "scbert"):
         return F.cross_entropy(output, batch.ids[masked.chosen])
-    return F.mse_loss(output, batch.values[masked.chosen])
+    target = batch.values[masked.chosen]
+    loss = F.mse_loss(output, target)
+    if model.family == "scgpt":
+        genes = model.embeddings.gene_norm(model.embeddings.gene(batch.ids))
+        loss = loss + F.mse_loss(model.cell_head(genes, last[:, 0])[masked.chosen], target)
+    return loss
