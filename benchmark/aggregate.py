@@ -52,7 +52,7 @@ def read_benchmarks(jobs: list[dict]) -> pd.DataFrame:
 
 def read_run_infos(jobs: list[dict]) -> pd.DataFrame:
     """The embed sidecars: device, wall time, peak CPU and GPU memory, status per (dataset, model, seed)."""
-    keep = ("device", "wall_time_s", "peak_rss_mb", "peak_gpu_mb", "status", "n_dims")
+    keep = ("device", "wall_time_s", "cells_per_s", "peak_rss_mb", "peak_gpu_mb", "status", "n_dims", "notes")
     rows = []
     for job in jobs:
         info = json.loads(Path(job["path"]).read_text())
@@ -127,6 +127,9 @@ def aggregate(
 ) -> tuple[dict, pd.DataFrame]:
     """Build the results document (validated against results.schema.yaml) and the long score table."""
     datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
+    corpus = {m: list(config["pretrain"]["corpus"]) for m in config["models"] if specs[m].checkpoint == "pretrain"}
+    for dataset, info in datasets.items():  # a dataset a model pretrained on flatters it: say so
+        info["in_pretraining_corpus_of"] = sorted(m for m, names in corpus.items() if dataset in names)
     metrics = metric_info(config)
     roles = {m: specs[m].control_roles for m in config["models"]}
     scores = scale_scores(read_scores(score_paths), metrics, roles)
@@ -147,7 +150,7 @@ def aggregate(
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "run": config["run"],
-        "provenance": provenance(config, datasets, _ontology_info(ontology_graph)),
+        "provenance": {**provenance(config, datasets, _ontology_info(ontology_graph)), "pretraining_corpus": corpus},
         "config": json.loads(json.dumps(config, default=str)),
         "datasets": datasets,
         "models": {

@@ -91,7 +91,7 @@ def embed_dataset(
     adata = read_dataset(str(dataset_path))
     device = device_name()
     start = time.perf_counter()
-    embedding, status, message, model = None, "ok", "", None
+    embedding, status, message, model, gene_table = None, "ok", "", None, None
     try:
         ontology = load_view(*ontology_paths) if ontology_paths else None
         check_needs(spec, adata, ontology)
@@ -99,6 +99,7 @@ def embed_dataset(
             params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint and str(checkpoint)
         )
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
+        gene_table = gene_embedding_table(model, spec)
     except NotApplicable as reason:
         status, message = "not_applicable", str(reason)
     except Exception as error:  # one failed model never stops the others
@@ -106,9 +107,12 @@ def embed_dataset(
         log.error("model %s failed on %s:\n%s", spec.id, adata.uns["dataset"]["id"], traceback.format_exc())
     wall = time.perf_counter() - start
 
-    out = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names))
+    var = pd.DataFrame(index=adata.var_names if gene_table is not None else pd.Index([], dtype=str))
+    out = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names), var=var)
     if embedding is not None:
         out.obsm["X_emb"] = embedding
+    if gene_table is not None:
+        out.varm["gene_emb"] = gene_table.reindex(adata.var_names).to_numpy(dtype=np.float32)  # NaN: unknown gene
     out.uns["status"] = {"status": status, "message": message}
     out.uns["run"] = {
         "model": spec.id,
@@ -117,6 +121,7 @@ def embed_dataset(
         "seed": seed,
         "device": device,
         "wall_time_s": wall,
+        "cells_per_s": adata.n_obs / wall if wall > 0 else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": _peak_gpu_mb(),
         "versions": package_versions(RECORDED_PACKAGES),
@@ -128,6 +133,14 @@ def embed_dataset(
             {**out.uns["run"], **out.uns["status"], "n_dims": 0 if embedding is None else embedding.shape[1]}, run_info
         )
     return status
+
+
+def gene_embedding_table(model, spec: ModelSpec) -> pd.DataFrame | None:
+    """The model's gene embeddings (models with the `gene_embed` capability), one row per gene."""
+    if "gene_embed" not in spec.capabilities:
+        return None
+    names, matrix = model.gene_embeddings()
+    return pd.DataFrame(np.asarray(matrix, dtype=np.float32), index=pd.Index(names))
 
 
 def read_embedding(path: str | Path, dataset: ad.AnnData) -> tuple[np.ndarray | None, str, str]:

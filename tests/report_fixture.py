@@ -27,15 +27,20 @@ ROLES = {
 }
 
 
-def spec(model_id: str) -> ModelSpec:
+def spec(model_id: str, pretrained: bool = False) -> ModelSpec:
     name = EVIL if model_id == "evil" else model_id.replace("_", " ").title()
     kind = "control" if model_id in ROLES else "baseline"
     return ModelSpec(id=model_id, directory="/x", name=name, summary=f"summary of {name}", kind=kind,
-                     class_name="M", capabilities=("embed",), control_roles=ROLES.get(model_id, {}))  # fmt: skip
+                     class_name="M", capabilities=("embed",), control_roles=ROLES.get(model_id, {}),
+                     checkpoint="pretrain" if pretrained else None)  # fmt: skip
 
 
-def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil")) -> tuple[dict, dict, list[str]]:
-    """Write score tables, job records and summaries; return (results, config, score paths)."""
+def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpus: tuple[str, ...] = (),
+          pretrained: tuple[str, ...] = ()) -> tuple[dict, dict, list[str]]:  # fmt: skip
+    """Write score tables, job records and summaries; return (results, config, score paths).
+
+    ``pretrained`` models declare `checkpoint: pretrain` and pretrain on the ``corpus`` datasets.
+    """
     score_paths, jobs, runs = [], [], []
     for d_index, dataset in enumerate(("d1", "d2")):
         for model, (bio, batch, annotation) in VALUES.items():
@@ -56,8 +61,8 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil")) -> tu
             bench.write_text("s\tmax_rss\tcpu_time\n1.5\t300.1\t0.7\n")
             jobs.append({"stage": "embed", "dataset": dataset, "model": model, "seed": 0, "path": str(bench)})
             info = tmp_path / f"{dataset}-{model}.run.json"
-            info.write_text(json.dumps({"device": "cpu", "wall_time_s": 1.0, "peak_rss_mb": 100.0, "peak_gpu_mb": 0.0,
-                                        "status": "ok", "n_dims": 5}))  # fmt: skip
+            info.write_text(json.dumps({"device": "cpu", "wall_time_s": 1.0, "cells_per_s": 10.0, "peak_rss_mb": 100.0,
+                                        "peak_gpu_mb": 0.0, "status": "ok", "n_dims": 5, "notes": "{}"}))  # fmt: skip
             runs.append({"dataset": dataset, "model": model, "seed": 0, "path": str(info)})
     summaries = {}
     for dataset in ("d1", "d2"):
@@ -67,7 +72,8 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil")) -> tu
                                     "description": f"dataset {dataset} {EVIL}"}))  # fmt: skip
         summaries[dataset] = str(path)
     config = with_defaults({"run": "t", "seeds": [0], "datasets": ["d1", "d2"], "models": list(VALUES),
-                            "tasks": {t: {"metrics": m} for t, m in METRICS.items()}})  # fmt: skip
-    specs = {m: spec(m) for m in VALUES}
+                            "tasks": {t: {"metrics": m} for t, m in METRICS.items()},
+                            "pretrain": {"corpus": list(corpus)}})  # fmt: skip
+    specs = {m: spec(m, m in pretrained) for m in VALUES}
     results, _ = aggregate(score_paths, jobs, runs, summaries, config, specs)
     return results, config, score_paths

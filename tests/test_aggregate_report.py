@@ -64,3 +64,11 @@ def test_report_sections(tmp_path):
     for text in ("Overall ranking", "Failed and not-applicable jobs", results["provenance"]["config_hash"],
                  "Runtime and memory", 'src="data:image/png;base64,iVBOR"', "Download CSV"):  # fmt: skip
         assert text in html
+
+
+def test_pretraining_corpus_is_recorded_and_flagged(tmp_path):
+    results, _, _ = build(tmp_path, corpus=("d2",), pretrained=("B",))
+    assert results["provenance"]["pretraining_corpus"] == {"B": ["d2"]}
+    assert results["datasets"]["d2"]["in_pretraining_corpus_of"] == ["B"]
+    assert results["datasets"]["d1"]["in_pretraining_corpus_of"] == []
+    assert "<b>In a pretraining corpus:</b> B pretrained on this dataset" in render_leaderboard(results)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -10,14 +12,15 @@ from benchmark.runner import embed_dataset, read_embedding, validate_embedding
 PLUGIN_YAML = "name: {name}\nsummary: s\nkind: baseline\nclass: M\ncapabilities: [embed]\n{extra}"
 
 
-def plugin(tmp_path, name: str, body: str, extra: str = ""):
+def plugin(tmp_path, name: str, body: str, yaml_extra: str = "", extra: str = ""):
+    """A throwaway plugin whose embed() runs ``body``; ``extra`` adds methods to the class."""
     folder = tmp_path / "plugins" / name
     folder.mkdir(parents=True)
     (folder / "__init__.py").write_text("")
-    (folder / "model.yaml").write_text(PLUGIN_YAML.format(name=name, extra=extra))
+    (folder / "model.yaml").write_text(PLUGIN_YAML.format(name=name, extra=yaml_extra))
     (folder / "model.py").write_text(
         "import numpy as np\nfrom benchmark.model import Model\nfrom benchmark.errors import NotApplicable\n\n"
-        f"class M(Model):\n    def embed(self, adata):\n        {body}\n"
+        f"class M(Model):\n    def embed(self, adata):\n        {body}\n{extra}"
     )
     return read_spec(folder)
 
@@ -57,7 +60,7 @@ def test_not_applicable_is_recorded(dataset_path, tmp_path, sim):
 def test_declared_need_makes_model_not_applicable(tmp_path, pbmc68k):
     path = tmp_path / "pbmc.h5ad"
     write_h5ad(pbmc68k, path)
-    spec = plugin(tmp_path, "countsy", "return np.zeros((adata.n_obs, 2))", extra="needs: {counts: true}\n")
+    spec = plugin(tmp_path, "countsy", "return np.zeros((adata.n_obs, 2))", yaml_extra="needs: {counts: true}\n")
     out = tmp_path / "emb.h5ad"
     assert embed_dataset(path, spec, {}, 0, out) == "not_applicable"
     assert "needs raw counts" in ad.read_h5ad(out).uns["status"]["message"]
@@ -81,3 +84,17 @@ def test_embedding_cells_must_match_dataset(dataset_path, tmp_path, sim):
     embed_dataset(dataset_path, discover()["random"], {"n_dims": 3}, 0, out)
     with pytest.raises(ContractError, match="cells differ from the prepared dataset"):
         read_embedding(out, sim[::-1].copy())
+
+
+def test_gene_embeddings_are_exported_for_gene_embed_models(dataset_path, tmp_path, sim):
+    spec = plugin(
+        tmp_path, "genes", "return np.zeros((adata.n_obs, 2))",
+        extra="    def gene_embeddings(self):\n        return ['CD3E', 'NOT_A_GENE'], np.ones((2, 3))\n",
+    )  # fmt: skip
+    spec = dataclasses.replace(spec, capabilities=("embed", "gene_embed"))
+    out = tmp_path / "emb.h5ad"
+    assert embed_dataset(dataset_path, spec, {}, 0, out) == "ok"
+    emb = ad.read_h5ad(out)
+    assert emb.varm["gene_emb"].shape == (sim.n_vars, 3) and list(emb.var_names) == list(sim.var_names)
+    known = emb.var_names.get_loc("CD3E")
+    assert np.all(emb.varm["gene_emb"][known] == 1) and np.isnan(emb.varm["gene_emb"]).sum() == 3 * (sim.n_vars - 1)

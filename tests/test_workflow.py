@@ -75,8 +75,12 @@ def test_test_config_end_to_end(tmp_path):
     }
     sim = {r["model"]: r for r in results["task_scores"] if r["dataset"] == "sim_small" and r["task"] == "integration"}
     assert all(sim[m]["status"] == "ok" for m in FOUNDATION)  # the scFMs pretrained and embedded
-    overlap = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
-    assert all(overlap[m]["status"] == "ok" for m in FOUNDATION)
+    runs = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
+    for model in FOUNDATION:
+        assert runs[model]["status"] == "ok" and runs[model]["cells_per_s"] > 0
+        assert json.loads(runs[model]["notes"])["gene_overlap"]["overlap"] > 0.9  # the same simulated genes
+    assert results["provenance"]["pretraining_corpus"]["geneformer"] == ["sim_corpus_small"]
+    assert results["datasets"]["sim_small"]["in_pretraining_corpus_of"] == []
     assert results["provenance"]["ontology"]["source"] == "cellxgene-ontology-guide (bundled CL)"
     scgraph = raw(results, "sim_small", "scgraph_ontorwr")
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3

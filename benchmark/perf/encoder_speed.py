@@ -4,7 +4,8 @@
 
 Builds a random BertModel, copies its weights into our Geneformer-family model with the explicit
 key map, checks every layer's hidden states within 1e-5, then times inference (and one training step)
-of both on the same padded batch and prints tokens/s and the ratio (ours / BertModel).
+of both on the same padded batch (one cell per row) and prints cells/s, tokens/s and the ratio.
+``--bf16`` (GPU) runs both under bfloat16 autocast.
 """
 
 import argparse
@@ -63,7 +64,9 @@ def main() -> None:
                           ("vocab", 25426), ("repeats", 5)):  # fmt: skip
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     args = parser.parse_args()
+    autocast = torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16)
     theirs, ours = build(args)
     batch = batch_for(args)
     with torch.no_grad():
@@ -74,16 +77,18 @@ def main() -> None:
     tokens = int(batch.keep.sum())
 
     def infer_theirs():
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             theirs(input_ids=batch.ids, attention_mask=batch.keep.long())
 
     def infer_ours():
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             ours.hidden_states(batch)
 
     def train(model_call):
         def step():
-            model_call().square().mean().backward()
+            with autocast:
+                loss = model_call().float().square().mean()
+            loss.backward()
 
         return step
 
@@ -98,12 +103,13 @@ def main() -> None:
             ),  # fmt: skip
         ),
     }
-    print(f"device {args.device}; {args.layers} layers, d={args.hidden}, batch {args.batch} x {args.length} "
-          f"({tokens} real tokens); torch {torch.__version__}")  # fmt: skip
+    print(f"device {args.device}{' bf16' if args.bf16 else ''}; {args.layers} layers, d={args.hidden}, "
+          f"batch {args.batch} cells x {args.length} ({tokens} real tokens); torch {torch.__version__}")  # fmt: skip
     print(f"max |hidden state difference| over {args.layers + 1} states (non-padding): {difference:.2e}")
     for what, (mine, bert) in results.items():
-        print(f"{what:>14}: ours {tokens / mine:,.0f} tokens/s, BertModel {tokens / bert:,.0f} tokens/s, "
-              f"ratio {bert / mine:.2f}x")  # fmt: skip
+        ours_rate = f"{args.batch / mine:,.1f} cells/s ({tokens / mine:,.0f} tokens/s)"
+        bert_rate = f"{args.batch / bert:,.1f} cells/s ({tokens / bert:,.0f} tokens/s)"
+        print(f"{what:>14}: ours {ours_rate}, BertModel {bert_rate}, ratio {bert / mine:.2f}x")
     if difference > 1e-5:
         raise SystemExit(f"hidden states differ by {difference:.2e} > 1e-5")
 
