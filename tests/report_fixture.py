@@ -36,25 +36,26 @@ def spec(model_id: str, pretrained: bool = False) -> ModelSpec:
 
 
 def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpus: tuple[str, ...] = (),
-          pretrained: tuple[str, ...] = ()) -> tuple[dict, dict, list[str]]:  # fmt: skip
+          pretrained: tuple[str, ...] = (), seeds: tuple[int, ...] = (0,)) -> tuple[dict, dict, list[str]]:  # fmt: skip
     """Write score tables, job records and summaries; return (results, config, score paths).
 
-    ``pretrained`` models declare `checkpoint: pretrain` and pretrain on the ``corpus`` datasets.
+    ``pretrained`` models declare `checkpoint: pretrain` and pretrain on the ``corpus`` datasets;
+    each further seed shifts the non-control models' values by 0.02 x seed x (-1)^model index.
     """
     score_paths, jobs, runs = [], [], []
     for d_index, dataset in enumerate(("d1", "d2")):
-        for model, (bio, batch, annotation) in VALUES.items():
-            shift = 0.05 * d_index
-            for task, metrics in METRICS.items():
+        for m_index, (model, (bio, batch, annotation)) in enumerate(VALUES.items()):
+            for task, metrics, seed in ((t, m, s) for t, m in METRICS.items() for s in seeds):
+                shift = 0.05 * d_index + (0.02 * seed * (-1) ** m_index if model not in ROLES else 0.0)
                 rows = []
                 for metric in metrics:
                     value = {"kmeans_nmi": bio, "ilisi": batch, "knn_accuracy": annotation,
                              "knn_lcad": 3 * (1 - annotation)}[metric] - shift  # fmt: skip
                     broken = failed == (dataset, model)
-                    rows.append({"dataset": dataset, "task": task, "model": model, "seed": 0, "metric": metric,
+                    rows.append({"dataset": dataset, "task": task, "model": model, "seed": seed, "metric": metric,
                                  "value": None if broken else value, "status": "failed" if broken else "ok",
                                  "message": f"RuntimeError: {EVIL}" if broken else "", "seconds": 0.1})  # fmt: skip
-                path = tmp_path / f"{dataset}-{task}-{model}.tsv"
+                path = tmp_path / f"{dataset}-{task}-{model}-{seed}.tsv"
                 pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
                 score_paths.append(str(path))
             bench = tmp_path / f"{dataset}-{model}.bench.tsv"
@@ -71,7 +72,7 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpu
                                     "n_genes": 5, "n_batches": 2, "n_cell_types": 3, "x_kind": "counts",
                                     "description": f"dataset {dataset} {EVIL}"}))  # fmt: skip
         summaries[dataset] = str(path)
-    config = with_defaults({"run": "t", "seeds": [0], "datasets": ["d1", "d2"], "models": list(VALUES),
+    config = with_defaults({"run": "t", "seeds": list(seeds), "datasets": ["d1", "d2"], "models": list(VALUES),
                             "tasks": {t: {"metrics": m} for t, m in METRICS.items()},
                             "pretrain": {"corpus": list(corpus)}})  # fmt: skip
     specs = {m: spec(m, m in pretrained) for m in VALUES}

@@ -72,3 +72,14 @@ def test_pretraining_corpus_is_recorded_and_flagged(tmp_path):
     assert results["datasets"]["d2"]["in_pretraining_corpus_of"] == ["B"]
     assert results["datasets"]["d1"]["in_pretraining_corpus_of"] == []
     assert "<b>In a pretraining corpus:</b> B pretrained on this dataset" in render_leaderboard(results)
+
+
+def test_several_seeds_give_sd_and_rank_intervals(tmp_path):
+    results, _, _ = build(tmp_path, seeds=(0, 1, 2))
+    ranking = {row["model"]: row for row in results["ranking"]}
+    assert ranking["A"]["score_sd"] > 0 and ranking["label_oracle"]["score_sd"] == 0
+    assert ranking["label_oracle"]["rank_low"] == ranking["label_oracle"]["rank_high"] == 1
+    assert ranking["A"]["rank_low"] <= ranking["A"]["rank"] <= ranking["A"]["rank_high"]
+    task = next(r for r in results["task_scores"] if r["model"] == "A" and r["task"] == "annotation")
+    assert task["score_sd"] > 0
+    assert "over 3 seeds" in render_leaderboard(results)

@@ -138,3 +138,13 @@ def test_injected_script_is_shown_not_run(page_of, tmp_path):
     assert EVIL in text  # shown as text, in the ranking, the failures panel and the description
     assert page.evaluate("document.querySelectorAll('script').length") == 2  # the data block and the app
     assert page.problems == []  # no alert dialog, no error
+
+
+def test_seeds_show_spread_and_rank_intervals(page_of, tmp_path):
+    results, _, _ = build(tmp_path, seeds=(0, 1, 2))
+    page = page_of(results)
+    row = page.inner_text("#ranking tbody tr[data-model=A]")
+    assert "±" in row and page_ranks(page) == {r["model"]: r["rank"] for r in results["ranking"]}
+    oracle = page.eval_on_selector("#ranking tbody tr[data-model=label_oracle]", "r => r.cells[5].textContent")
+    assert oracle == "1–1"
+    assert page.problems == []
