@@ -17,6 +17,7 @@ DEFAULTS = {
     "qc": {"min_genes": 25, "min_cells": 3},
     "ontology": {"source": None, "include_part_of": False, "dca_dims": 256},
     "pretrain": {"corpus": []},
+    "precomputed": {},
     "scoring": {"bio_weight": 0.6, "task_weights": {}},
 }
 

@@ -9,9 +9,12 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 
+from benchmark.integrity import forget, record
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, rename it into place, and record its
+    checksum (see benchmark.integrity) so later damage is detected instead of read."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -19,7 +22,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())
+        forget(path)  # no stale checksum may describe the new content, even for an instant
         os.replace(tmp, path)
+        record(path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

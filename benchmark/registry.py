@@ -29,6 +29,7 @@ class ModelSpec:
     resources: dict[str, int] = field(default_factory=dict)
     reference: str | None = None
     checkpoint: str | None = None
+    plugin_rule: bool = False  # the plugin ships rules.smk that writes its embeddings itself
 
     def params_with(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """model.yaml's params, then the chosen ``variant``'s preset, then the config's overrides."""
@@ -53,13 +54,16 @@ def read_spec(model_dir: Path) -> ModelSpec:
     path = model_dir / "model.yaml"
     raw = read_yaml(path)
     validate(raw, "model", str(path))
+    plugin_rule = (model_dir / "rules.smk").is_file()
+    if "class" not in raw and not plugin_rule:
+        raise ConfigError(f"{path}: key `class` is missing; name the class in model.py, or ship a rules.smk")
     return ModelSpec(
         id=model_dir.name,
         directory=str(model_dir.resolve()),
         name=raw["name"],
         summary=raw["summary"],
         kind=raw["kind"],
-        class_name=raw["class"],
+        class_name=raw.get("class", ""),
         capabilities=tuple(raw["capabilities"]),
         needs=raw.get("needs", {}),
         control_roles=raw.get("control_roles", {}),
@@ -68,12 +72,18 @@ def read_spec(model_dir: Path) -> ModelSpec:
         resources=raw.get("resources", {}),
         reference=raw.get("reference"),
         checkpoint=raw.get("checkpoint"),
+        plugin_rule=plugin_rule,
     )
 
 
 def discover(models_dir: Path = MODELS_DIR) -> dict[str, ModelSpec]:
-    """Every folder under ``models_dir`` with a model.yaml, keyed by folder name."""
-    return {d.name: read_spec(d) for d in sorted(models_dir.iterdir()) if (d / "model.yaml").is_file()}
+    """Every folder under ``models_dir`` with a model.yaml, keyed by folder name (``_template`` and
+    other names starting with ``_`` are skipped)."""
+    return {
+        d.name: read_spec(d)
+        for d in sorted(models_dir.iterdir())
+        if (d / "model.yaml").is_file() and not d.name.startswith("_")
+    }
 
 
 def require(specs: dict[str, ModelSpec], model_ids: list[str], source: str) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 GROUP = ["dataset", "task", "metric", "seed"]
 
 
-MIN_CONTROL_GAP = 0.1  # controls must span at least this share of the models' spread
+MIN_CONTROL_GAP = 0.25  # controls must span at least this share of the models' spread
 
 
 def _controls_usable(negative: float, positive: float, values: pd.Series, higher: bool) -> bool:

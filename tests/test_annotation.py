@@ -45,14 +45,15 @@ def test_lcad_uses_the_ontology_of_the_labels(sim, sim_ontology):
     rows, details = annotate(sim, np.random.default_rng(1).normal(size=(sim.n_obs, 5)), sim_ontology)
     table = pd.concat([d for d in details if "probe" in d])
     term = dict(sim.obs[["cell_type", "cell_type_ontology_term_id"]].astype(str).drop_duplicates().to_numpy())
-    per_split = []
+    per_split, per_cell = [], []
     for (probe, _), group in table.groupby(["probe", "split"]):
         if probe == "logreg":
             wrong = group[group["true"] != group["predicted"]]
-            per_split.append(
-                np.mean([sim_ontology.lcad.pair(term[t], term[p]) for t, p in wrong[["true", "predicted"]].to_numpy()])
-            )
+            pairs = wrong[["true", "predicted"]].to_numpy()
+            per_split.append(np.mean([sim_ontology.lcad.pair(term[t], term[p]) for t, p in pairs]))
+            per_cell.append(len(wrong) / len(group) * per_split[-1])  # correct cells count 0
     assert rows["logreg_lcad"]["value"] == pytest.approx(np.mean(per_split))
+    assert rows["logreg_lcad_per_cell"]["value"] == pytest.approx(np.mean(per_cell))
 
 
 def test_without_ontology_lcad_is_not_applicable(pbmc68k):

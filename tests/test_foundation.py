@@ -25,7 +25,7 @@ from models.foundation.vocabulary import Vocabulary, map_genes
 FAMILIES = ("geneformer", "scgpt", "scbert", "scfoundation")
 POOLING = {"geneformer": ("mean", -2), "scgpt": ("cls", -1), "scbert": ("mean", -1), "scfoundation": ("all", -1)}
 SMALL = {"hidden": 32, "layers": 2, "heads": 4, "ffn": 64, "context": 128, "steps": 6, "batch_size": 8,
-         "lr": 1e-3, "warmup": 2, "checkpoint_every": 2}  # fmt: skip
+         "lr": 1e-3, "warmup": 2, "checkpoint_every": 2, "dropout": 0.1}  # fmt: skip
 VOCAB = Vocabulary.build(["A", "B", "C", "D"])  # ids: <pad> 0, <mask> 1, <cls> 2, A 3, B 4, C 5, D 6
 RNG = np.random.default_rng(0)
 

@@ -119,6 +119,7 @@ def pretrain(
         batch = batch_of(tokenizer, corpus, cells_for_step(corpus.n_cells, batch_size, seed, step), seed, step).to(
             device
         )
+        torch.manual_seed(seed * 1_000_003 + step)  # dropout: a function of the step, so resuming is exact
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
             loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id)

@@ -1,4 +1,5 @@
 # Helpers only: config validation at start-up, the model registry, paths and per-job values.
+import re
 import sys
 from pathlib import Path
 
@@ -6,6 +7,7 @@ REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))
 
 from benchmark.config import check_config  # noqa: E402
+from benchmark.integrity import remove_corrupted  # noqa: E402
 from benchmark.registry import discover, require  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
 
@@ -13,6 +15,12 @@ CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfil
 SPECS = discover(REPO / "models")
 require(SPECS, CONFIG["models"], "config")
 RUN = CONFIG["run"]
+# Plugins that cannot be a Python class ship models/<id>/rules.smk writing the same outputs.
+PLUGIN_RULES = [str(REPO / "models" / m / "rules.smk") for m, spec in SPECS.items() if spec.plugin_rule]
+CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.plugin_rule)
+if workflow.is_main_process:  # not inside cluster jobs, which re-read this file while others write
+    for damaged in remove_corrupted("results"):  # rebuilt below instead of read
+        print(f"rebuilding {damaged}: its content changed after it was written", file=sys.stderr)
 
 
 wildcard_constraints:

@@ -1,4 +1,6 @@
 rule embed:
+    wildcard_constraints:
+        model=CLASS_MODELS,
     input:
         unpack(embed_inputs),
     output:

@@ -1,0 +1,60 @@
+"""Detect intermediate files changed after they were written, so the workflow rebuilds them.
+
+Every atomic write records the file's size, modification time and sha256 in a hidden sidecar
+(``.<name>.sha256``). Before a run, ``remove_corrupted`` re-checks each recorded file (hashing only
+when size or time moved) and deletes the ones whose content no longer matches; Snakemake then
+rebuilds them and everything downstream instead of silently reading damaged data.
+"""
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def sidecar(path: Path) -> Path:
+    return path.with_name(f".{path.name}.sha256")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record(path: Path) -> None:
+    stat = path.stat()
+    sidecar(path).write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(path)}))
+
+
+def forget(path: Path) -> None:
+    sidecar(path).unlink(missing_ok=True)
+
+
+def is_intact(path: Path) -> bool:
+    """True unless the file's recorded checksum no longer matches its content."""
+    try:
+        recorded = json.loads(sidecar(path).read_text())
+    except (OSError, ValueError):
+        return True  # nothing recorded: nothing to compare against
+    stat = path.stat()
+    if stat.st_size == recorded["size"] and stat.st_mtime_ns == recorded["mtime_ns"]:
+        return True
+    return stat.st_size == recorded["size"] and _sha256(path) == recorded["sha256"]
+
+
+def remove_corrupted(root: str | Path) -> list[Path]:
+    """Delete every recorded file under ``root`` whose content changed; return them."""
+    removed = []
+    for marker in Path(root).rglob(".*.sha256"):
+        path = marker.with_name(marker.name[1 : -len(".sha256")])
+        if path.exists() and not is_intact(path):
+            log.warning("%s changed after it was written (checksum mismatch): removed, it will be rebuilt", path)
+            path.unlink()
+            marker.unlink()
+            removed.append(path)
+    return removed
