@@ -1,6 +1,9 @@
 """Shared fixtures: tiny seeded datasets (cached, returned as copies) and the shared data folder."""
 
+import functools
+import http.server
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -97,3 +100,21 @@ def small_ontology_view(terms: list[str]):
 def sim_ontology(sim):
     """A small ontology view covering the simulated dataset's cell types."""
     return small_ontology_view(sorted(sim.obs["cell_type_ontology_term_id"].unique()))
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A loopback HTTP server serving tmp_path/www; yields (base URL, folder, request log)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
+    server.shutdown()

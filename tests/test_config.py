@@ -64,9 +64,12 @@ def test_catalog_entry_without_required_field(tmp_path):
         load_catalog(path)
 
 
-def test_url_entry_needs_sha256():
-    with pytest.raises(ConfigError, match="key `x`: 'sha256' is a required property"):
-        validate({"x": {"source": "url", "url": "https://example.org/a.h5ad", "description": "d"}}, "catalog", "c")
+def test_url_entry_may_omit_sha256_but_cellxgene_entry_needs_its_ids():
+    validate({"x": {"source": "url", "url": "https://example.org/a.h5ad", "description": "d"}}, "catalog", "c")
+    with pytest.raises(ConfigError, match="key `x`: 'cellxgene' is a required property"):
+        validate({"x": {"source": "cellxgene", "description": "d"}}, "catalog", "c")
+    with pytest.raises(ConfigError, match="'dataset_id' is a required property"):
+        validate({"x": {"source": "cellxgene", "description": "d", "cellxgene": {"collection_id": "c"}}}, "catalog", "c")
 
 
 def test_defaults_are_filled():

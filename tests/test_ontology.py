@@ -4,7 +4,9 @@ import json
 import networkx as nx
 import pytest
 
+from benchmark.config import read_yaml
 from benchmark.errors import ConfigError
+from benchmark.paths import REPO_ROOT
 from benchmark.ontology import OntologyView, build_ontology, load_view, ontology_problem, read_ontology
 from metrics.lcad import LCAD
 from metrics.ontology import load_cell_ontology
@@ -110,3 +112,14 @@ def test_dataset_problems(sim, pbmc68k, sim_ontology):
     view = OntologyView(sim_ontology.ontology, sim_ontology.vectors, LCAD(sim_ontology.ontology.graph))
     sim.obs["cell_type_ontology_term_id"] = "CL:0000540"  # neuron: not in the small immune view
     assert "ids not in" in ontology_problem(sim, view) and "['CL:0000540']" in ontology_problem(sim, view)
+
+
+def test_catalog_label_to_cl_maps_use_live_terms_of_the_bundled_release():
+    """The CL ids the catalog assigns to labels (published datasets without CL ids) all exist."""
+    catalog = read_yaml(REPO_ROOT / "config" / "datasets.yaml")
+    ontology = load_cell_ontology(None)
+    mapped = {d: e["label_ontology_ids"] for d, e in catalog.items() if "label_ontology_ids" in e}
+    assert {"pancreas_scib", "immune_scib"} <= set(mapped)
+    for dataset, mapping in mapped.items():
+        assert ontology.problems(list(mapping.values())) == "", dataset
+    assert ontology.names[mapped["pancreas_scib"]["beta"]] == "type B pancreatic cell"

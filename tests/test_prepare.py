@@ -169,3 +169,47 @@ def test_missing_label_key_names_the_field():
 def test_input_without_cells_is_rejected():
     with pytest.raises(ContractError, match="dataset 'toy': the input has no cells"):
         standardize(raw_input()[:0].copy(), "toy", entry(), "dataset 'toy'")
+
+
+def test_derive_obs_recodes_a_column_before_keys_are_read():
+    raw = raw_input()
+    raw.obs["tech"] = np.where(np.arange(raw.n_obs) % 2, "inDrop1", "inDrop3")
+    raw.obs.loc[raw.obs_names[:4], "tech"] = "CelSeq2"
+    rule = {"from": "tech", "lowercase": True, "replace": {"indrop1": "indrop", "indrop3": "indrop"}}
+    out = standardize(raw, "toy", entry(derive_obs={"tech_batch": rule}, keys={**KEYS, "batch": "tech_batch"}), "x")
+    assert sorted(out.obs["batch"].unique()) == ["celseq2", "indrop"]
+    assert (out.obs["batch"] == "celseq2").sum() == 4
+
+
+def test_label_ontology_ids_map_labels_and_name_unmapped_ones():
+    keys = {**KEYS, "ontology_id": None}
+    mapping = {"T cell": "CL:0000084", "B cell": "CL:0000236"}
+    out = standardize(raw_input(), "toy", entry(keys=keys, label_ontology_ids=mapping), "x")
+    pairs = set(zip(out.obs["cell_type"], out.obs["cell_type_ontology_term_id"], strict=True))
+    assert pairs == {("T cell", "CL:0000084"), ("B cell", "CL:0000236")}
+    with pytest.raises(ContractError, match=r"`label_ontology_ids` has no CL id for labels \['B cell'\]; add them"):
+        standardize(raw_input(), "toy", entry(keys=keys, label_ontology_ids={"T cell": "CL:0000084"}), "x")
+
+
+def test_obs_query_selects_cells_and_reports_a_bad_expression():
+    out = standardize(raw_input(), "toy", entry(obs_query="donor == 'd1' or celltype == 'B cell'"), "x")
+    expected = sum(1 for i in range(20) if i % 2 or i % 3 == 0)
+    assert out.n_obs == expected
+    with pytest.raises(ContractError, match=r"`obs_query` \('nope == 1'\) failed on obs .* obs columns: donor"):
+        standardize(raw_input(), "toy", entry(obs_query="nope == 1"), "x")
+    with pytest.raises(ContractError, match="no cells are left after `filter_obs`/`obs_query`"):
+        standardize(raw_input(), "toy", entry(obs_query="donor == 'zzz'"), "x")
+
+
+def test_counts_in_raw_and_gene_ids_in_var_names_as_cellxgene_stores_them():
+    counts = raw_input()
+    cxg = ad.AnnData(np.log1p(counts.X.toarray()), obs=counts.obs.copy())
+    cxg.var_names = list(counts.var["ensembl"])
+    cxg.var["feature_name"] = list(counts.var_names)
+    cxg.raw = ad.AnnData(counts.X.copy(), var=cxg.var.copy())
+    keys = {**KEYS, "counts_layer": "raw", "gene_symbol": "feature_name", "gene_id": "_index"}
+    out = standardize(cxg, "toy", entry(keys=keys), "x")
+    assert np.array_equal(out.X.toarray(), counts.X.toarray())
+    assert list(out.var_names) == list(counts.var_names) and list(out.var["gene_id"]) == list(counts.var["ensembl"])
+    with pytest.raises(ContractError, match="`keys.counts_layer: raw` but the file has no .raw"):
+        standardize(counts, "toy", entry(keys={**KEYS, "counts_layer": "raw"}), "x")

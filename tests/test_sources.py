@@ -1,33 +1,20 @@
-import functools
 import hashlib
-import http.server
-import threading
+import json
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pytest
 
-from benchmark.data.sources import download, load_source, read_h5ad_checked, resolve_data_dir, resolve_path
+from benchmark.data.sources import (
+    cellxgene_asset_url,
+    download,
+    load_source,
+    read_h5ad_checked,
+    resolve_data_dir,
+    resolve_path,
+)
 from benchmark.errors import ConfigError
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    """A loopback HTTP server serving tmp_path/www; yields (base URL, folder, request log)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            requests.append(self.path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
-    server.shutdown()
 
 
 def _tiny_h5ad(path: Path) -> str:
@@ -41,9 +28,9 @@ def test_download_once_verified_then_cached(http_server, tmp_path):
     base, root, requests = http_server
     checksum = _tiny_h5ad(root / "tiny.h5ad")
     cache = tmp_path / "cache"
-    first = download(f"{base}/tiny.h5ad", checksum, cache)
-    second = download(f"{base}/tiny.h5ad", checksum, cache)
-    assert first == second and first.read_bytes() == (root / "tiny.h5ad").read_bytes()
+    first, sha = download(f"{base}/tiny.h5ad", checksum, cache)
+    second, _ = download(f"{base}/tiny.h5ad", checksum, cache)
+    assert sha == checksum and first == second and first.read_bytes() == (root / "tiny.h5ad").read_bytes()
     assert requests == ["/tiny.h5ad"]  # never re-downloaded
 
 
@@ -98,3 +85,38 @@ def test_truncated_h5ad_is_a_clear_error(tmp_path):
     (tmp_path / "cut.h5ad").write_bytes(data[: len(data) // 2])
     with pytest.raises(ConfigError, match="cannot read .*cut.h5ad as .h5ad .* truncated or not an AnnData file"):
         read_h5ad_checked("cut", tmp_path / "cut.h5ad")
+
+
+def test_unpinned_url_records_sha256_on_first_download_and_verifies_later(http_server, tmp_path):
+    base, root, requests = http_server
+    checksum = _tiny_h5ad(root / "tiny.h5ad")
+    cache = tmp_path / "cache"
+    with pytest.warns(UserWarning, match=f"gives no sha256; recorded {checksum} .* Add `sha256: {checksum}`"):
+        path, sha = download(f"{base}/tiny.h5ad", None, cache)
+    assert sha == checksum and path.with_name("tiny.h5ad.sha256").read_text().strip() == checksum
+    again, sha_again = download(f"{base}/tiny.h5ad", None, cache)
+    assert again == path and sha_again == checksum and requests == ["/tiny.h5ad"]
+    path.write_bytes(path.read_bytes()[:-10])  # the cached file changes afterwards
+    with pytest.raises(ConfigError, match=f"has sha256 [0-9a-f]{{64}} but {checksum} was recorded"):
+        download(f"{base}/tiny.h5ad", None, cache)
+
+
+def test_cellxgene_source_resolves_the_h5ad_asset_through_the_curation_api(http_server, tmp_path):
+    base, root, requests = http_server
+    checksum = _tiny_h5ad(root / "dataset-version-1.h5ad")
+    record = root / "curation" / "v1" / "collections" / "col-1" / "datasets" / "ds-1"
+    record.parent.mkdir(parents=True)
+    assets = [
+        {"filetype": "RDS", "url": f"{base}/x.rds"},
+        {"filetype": "H5AD", "url": f"{base}/dataset-version-1.h5ad"},
+    ]
+    record.write_text(json.dumps({"dataset_version_id": "dataset-version-1", "assets": assets}))
+    spec = {"collection_id": "col-1", "dataset_id": "ds-1", "api": base}
+    assert cellxgene_asset_url(**spec) == f"{base}/dataset-version-1.h5ad"
+    entry = {"source": "cellxgene", "cellxgene": spec, "sha256": checksum}
+    adata, sha, origin = load_source("cxg", entry, None, tmp_path / "cache")
+    assert adata.shape == (4, 3) and sha == checksum and origin == f"{base}/dataset-version-1.h5ad"
+    with pytest.raises(
+        ConfigError, match="CELLxGENE dataset nope \\(collection col-1\\): cannot read .* use `source: path`"
+    ):
+        cellxgene_asset_url("col-1", "nope", base)

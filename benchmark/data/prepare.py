@@ -33,8 +33,16 @@ def _obs_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Series:
 
 
 def _matrix(raw: ad.AnnData, where: str, layer: str | None) -> sparse.csr_matrix:
+    """X, a layer, or ``raw`` (``adata.raw.X``, where CELLxGENE files keep the counts)."""
     if layer is None:
         matrix = raw.X
+    elif layer == "raw":
+        if raw.raw is None or list(raw.raw.var_names) != list(raw.var_names):
+            raise ContractError(
+                f"{where}: `keys.counts_layer: raw` but the file has no .raw with the same genes as X; "
+                "name a layer instead"
+            )
+        matrix = raw.raw.X
     elif layer in raw.layers:
         matrix = raw.layers[layer]
     else:
@@ -53,9 +61,7 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
     counts = bool(entry.get("counts", True))
     if raw.n_obs == 0:
         raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
-    for column, wanted in entry.get("filter_obs", {}).items():
-        keep = _obs_column(raw, where, column, f"filter_obs.{column}").isin([str(v) for v in wanted]).to_numpy()
-        raw = raw[keep]
+    raw = _select_cells(raw, entry, where)
     matrix = _matrix(raw, where, keys.get("counts_layer"))
     if counts and not np.all(matrix.data == np.round(matrix.data)):
         raise ContractError(
@@ -74,6 +80,10 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
     ontology_key = keys.get("ontology_id")
     if ontology_key:
         obs["cell_type_ontology_term_id"] = _obs_column(raw, where, ontology_key, "ontology_id").to_numpy()
+    elif entry.get("label_ontology_ids"):
+        obs["cell_type_ontology_term_id"] = _ontology_ids_from_labels(
+            obs["cell_type"], entry["label_ontology_ids"], where
+        )
     obs = obs.astype("category")
 
     symbol_key = keys.get("gene_symbol")
@@ -93,7 +103,47 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
     return adata
 
 
+def _select_cells(raw: ad.AnnData, entry: dict, where: str) -> ad.AnnData:
+    """Derived obs columns, then ``filter_obs`` (value lists), then ``obs_query`` (a pandas query)."""
+    derived = {}
+    for column, rule in entry.get("derive_obs", {}).items():
+        values = _obs_column(raw, where, rule["from"], f"derive_obs.{column}.from")
+        if rule.get("lowercase"):
+            values = values.str.lower()
+        derived[column] = values.replace(rule.get("replace", {}))
+    if derived:
+        raw = raw.copy()
+        for column, values in derived.items():
+            raw.obs[column] = values.to_numpy()
+    for column, wanted in entry.get("filter_obs", {}).items():
+        keep = _obs_column(raw, where, column, f"filter_obs.{column}").isin([str(v) for v in wanted]).to_numpy()
+        raw = raw[keep]
+    query = entry.get("obs_query")
+    if query:
+        try:
+            selected = raw.obs.query(query, engine="python").index
+        except Exception as error:  # pandas raises many types for a bad expression
+            raise ContractError(
+                f"{where}: catalog field `obs_query` ({query!r}) failed on obs ({type(error).__name__}: {error}); "
+                f"obs columns: {', '.join(map(str, raw.obs.columns))}"
+            ) from error
+        raw = raw[raw.obs_names.isin(selected)]
+    if raw.n_obs == 0:
+        raise ContractError(f"{where}: no cells are left after `filter_obs`/`obs_query`; check those catalog fields")
+    return raw
+
+
+def _ontology_ids_from_labels(labels: pd.Series, mapping: dict[str, str], where: str) -> np.ndarray:
+    unmapped = sorted(set(labels) - set(mapping))
+    if unmapped:
+        raise ContractError(f"{where}: catalog field `label_ontology_ids` has no CL id for labels {unmapped}; add them")
+    return labels.map(mapping).to_numpy()
+
+
 def _var_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Index:
+    """A var column; ``_index`` names var_names itself (e.g. CELLxGENE's Ensembl ids)."""
+    if key == "_index":
+        return pd.Index(raw.var_names.astype(str))
     if key not in raw.var:
         raise ContractError(
             f"{where}: var has no column '{key}' (catalog field `keys.{field}`); available columns: "

@@ -1,9 +1,12 @@
 """Where a dataset comes from: a builtin generator, a local file, or a verified download."""
 
 import hashlib
+import json
 import os
 import shutil
+import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,11 +80,11 @@ def resolve_path(dataset_id: str, path: str, data_dir: Path | None) -> Path:
     return candidate
 
 
-def download(url: str, sha256: str, cache_dir: Path) -> Path:
-    """Download ``url`` once into ``cache_dir``; verify its sha256 before it is ever used."""
-    target = cache_dir / sha256 / Path(url.split("?")[0]).name
-    if target.exists() and sha256_file(target) == sha256:
-        return target
+CELLXGENE_API = "https://api.cellxgene.cziscience.com"
+
+
+def _fetch(url: str, target: Path) -> None:
+    """Stream ``url`` into ``target`` (through a ``.part`` file, so a broken download leaves nothing)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
@@ -90,15 +93,67 @@ def download(url: str, sha256: str, cache_dir: Path) -> Path:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
                 bar.update(len(block))
-    actual = sha256_file(partial)
-    if actual != sha256:
-        partial.unlink()
+    shutil.move(partial, target)
+
+
+def download(url: str, sha256: str | None, cache_dir: Path) -> tuple[Path, str]:
+    """Download ``url`` once into ``cache_dir`` and return the file with its sha256.
+
+    With ``sha256`` the file is verified before it is ever used. Without it (publishers that give
+    none), the first download's sha256 is recorded next to the file and a warning says how to pin
+    it; every later use is verified against that record, so a changed file never slips in silently.
+    """
+    name = Path(urllib.parse.urlsplit(url).path).name or "download"
+    if sha256:
+        target = cache_dir / sha256 / name
+        if target.exists() and sha256_file(target) == sha256:
+            return target, sha256
+    else:
+        target = cache_dir / "unpinned" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+        record = target.with_name(target.name + ".sha256")
+        if target.exists() and record.exists():
+            recorded = record.read_text().strip()
+            actual = sha256_file(target)
+            if actual != recorded:
+                raise ConfigError(
+                    f"download {url}: the cached file {target} has sha256 {actual} but {recorded} was recorded "
+                    "when it was downloaded; delete the file to download it again"
+                )
+            return target, recorded
+    _fetch(url, target)
+    actual = sha256_file(target)
+    if sha256 and actual != sha256:
+        target.unlink()
         raise ConfigError(
             f"download {url}: sha256 is {actual} but the catalog expects {sha256}; "
             "the file changed or is corrupt: check the URL and update `sha256` only if you trust the new file"
         )
-    shutil.move(partial, target)
-    return target
+    if not sha256:
+        target.with_name(target.name + ".sha256").write_text(actual + "\n")
+        warnings.warn(
+            f"download {url}: the catalog gives no sha256; recorded {actual} on this first download. "
+            f"Add `sha256: {actual}` to the catalog entry to pin the file",
+            stacklevel=2,
+        )
+    return target, actual
+
+
+def cellxgene_asset_url(collection_id: str, dataset_id: str, api: str = CELLXGENE_API) -> str:
+    """The current .h5ad asset of a CELLxGENE Discover dataset (curation API, no account needed)."""
+    url = f"{api.rstrip('/')}/curation/v1/collections/{collection_id}/datasets/{dataset_id}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            record = json.load(response)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"CELLxGENE dataset {dataset_id} (collection {collection_id}): cannot read {url} ({error}); "
+            "check `cellxgene.collection_id` / `cellxgene.dataset_id` in the catalog, or download the .h5ad "
+            "yourself and use `source: path`"
+        ) from error
+    assets = [a["url"] for a in record.get("assets", []) if str(a.get("filetype", "")).upper() == "H5AD"]
+    if not assets:
+        raise ConfigError(f"CELLxGENE dataset {dataset_id}: {url} lists no H5AD asset")
+    return assets[0]
 
 
 def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: Path) -> tuple[ad.AnnData, str, str]:
@@ -117,8 +172,13 @@ def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: 
                 f"{entry['sha256']}; point `path` at the right file or update `sha256`"
             )
         return read_h5ad_checked(dataset_id, path), checksum, str(path)
-    path = download(entry["url"], entry["sha256"], cache_dir)
-    return read_h5ad_checked(dataset_id, path), entry["sha256"], entry["url"]
+    if source == "cellxgene":
+        spec = entry["cellxgene"]
+        url = cellxgene_asset_url(spec["collection_id"], spec["dataset_id"], spec.get("api", CELLXGENE_API))
+    else:
+        url = entry["url"]
+    path, checksum = download(url, entry.get("sha256"), cache_dir)
+    return read_h5ad_checked(dataset_id, path), checksum, url
 
 
 def read_h5ad_checked(dataset_id: str, path: Path) -> ad.AnnData:
