@@ -18,6 +18,7 @@ DEFAULTS = {
     "ontology": {"source": None, "include_part_of": False, "dca_dims": 256},
     "pretrain": {"corpus": []},
     "precomputed": {},
+    "checkpoints": {},
     "scoring": {"bio_weight": 0.6, "task_weights": {}},
 }
 

@@ -20,13 +20,13 @@ class Model:
         seed: int,
         device: str = "cpu",
         ontology: Any = None,
-        checkpoint: str | None = None,
+        checkpoint: str | dict | None = None,
     ) -> None:
         self.params = params
         self.seed = seed
         self.device = device
         self.ontology = ontology  # a benchmark.ontology.OntologyView for models with `needs: {ontology: true}`
-        self.checkpoint = checkpoint  # a checkpoint folder for models with `checkpoint:` in model.yaml
+        self.checkpoint = checkpoint  # our checkpoint folder, or a published checkpoint's settings (dict)
         self.notes: dict[str, Any] = {}  # facts worth keeping with the embedding (e.g. gene overlap)
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:

@@ -114,3 +114,19 @@ def load_class(spec: ModelSpec) -> type[Model]:
             "defines no such subclass of benchmark.model.Model"
         )
     return cls
+
+
+def check_checkpoints(specs: dict[str, ModelSpec], model_ids: list[str], checkpoints: dict, source: str) -> None:
+    """Published checkpoints must belong to scFMs; models that only load published ones need one."""
+    for model in checkpoints:
+        if model not in specs or specs[model].checkpoint is None:
+            raise ConfigError(
+                f"{source}: key `checkpoints.{model}` names a model that loads no checkpoint; "
+                f"models that do: {', '.join(sorted(m for m, s in specs.items() if s.checkpoint))}"
+            )
+    for model in model_ids:
+        if specs[model].checkpoint == "published" and model not in checkpoints:
+            raise ConfigError(
+                f"{source}: model `{model}` runs only from its published checkpoint; add `checkpoints.{model}` "
+                "(format, path and files; see README, 'Benchmark the published models') or remove it from `models`"
+            )

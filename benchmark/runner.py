@@ -80,7 +80,7 @@ def embed_dataset(
     output: str | Path,
     ontology_paths: tuple[str, str] | None = None,
     run_info: str | Path | None = None,
-    checkpoint: str | Path | None = None,
+    checkpoint: str | Path | dict | None = None,
 ) -> str:
     """Embed a prepared dataset with one model and write the embedding contract; return the status.
 
@@ -96,7 +96,7 @@ def embed_dataset(
         ontology = load_view(*ontology_paths) if ontology_paths else None
         check_needs(spec, adata, ontology)
         model = load_class(spec)(
-            params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint and str(checkpoint)
+            params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint if isinstance(checkpoint, dict | None) else str(checkpoint)
         )
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
         gene_table = gene_embedding_table(model, spec)

@@ -69,7 +69,9 @@ def test_url_entry_may_omit_sha256_but_cellxgene_entry_needs_its_ids():
     with pytest.raises(ConfigError, match="key `x`: 'cellxgene' is a required property"):
         validate({"x": {"source": "cellxgene", "description": "d"}}, "catalog", "c")
     with pytest.raises(ConfigError, match="'dataset_id' is a required property"):
-        validate({"x": {"source": "cellxgene", "description": "d", "cellxgene": {"collection_id": "c"}}}, "catalog", "c")
+        validate(
+            {"x": {"source": "cellxgene", "description": "d", "cellxgene": {"collection_id": "c"}}}, "catalog", "c"
+        )
 
 
 def test_defaults_are_filled():

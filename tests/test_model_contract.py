@@ -9,7 +9,8 @@ from benchmark.runner import check_needs
 from tests.conftest import small_ontology_view
 
 SPECS = discover()
-CLASSES = sorted(m for m, spec in SPECS.items() if not spec.plugin_rule)  # plugin rules: tests/test_extending.py
+# Plugin rules are tested in tests/test_extending.py, published-checkpoint-only models in tests/test_published.py.
+CLASSES = sorted(m for m, spec in SPECS.items() if not spec.plugin_rule and spec.checkpoint != "published")
 TINY_SCFM = {"hidden": 16, "layers": 1, "heads": 2, "ffn": 32, "context": 64, "steps": 2, "batch_size": 8,
              "warmup": 1, "checkpoint_every": 2}  # fmt: skip
 FAST = {"scvi": {"max_epochs": 2, "n_top_genes": 200},

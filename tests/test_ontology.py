@@ -6,8 +6,8 @@ import pytest
 
 from benchmark.config import read_yaml
 from benchmark.errors import ConfigError
-from benchmark.paths import REPO_ROOT
 from benchmark.ontology import OntologyView, build_ontology, load_view, ontology_problem, read_ontology
+from benchmark.paths import REPO_ROOT
 from metrics.lcad import LCAD
 from metrics.ontology import load_cell_ontology
 from tests.conftest import _bundled_ontology

@@ -19,11 +19,12 @@ from models.foundation.transformer import ACTIVATIONS, EncoderConfig, Transforme
 
 
 class BertEmbeddings(nn.Module):
-    def __init__(self, vocab_size: int, hidden: int, max_positions: int, eps: float, pad_id: int) -> None:
+    def __init__(self, vocab_size: int, hidden: int, max_positions: int, eps: float, pad_id: int,
+                 token_types: int = 2) -> None:  # fmt: skip
         super().__init__()
         self.word = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
         self.position = nn.Embedding(max_positions, hidden)
-        self.token_type = nn.Embedding(2, hidden)
+        self.token_type = nn.Embedding(token_types, hidden)
         self.norm = nn.LayerNorm(hidden, eps=eps)
 
     def forward(self, batch: TokenBatch) -> torch.Tensor:
@@ -136,12 +137,13 @@ class FoundationModel(nn.Module):
     """Input embeddings + encoder + pretraining head of one family."""
 
     def __init__(self, family: str, encoder: EncoderConfig, n_tokens: int, n_genes: int, pad_id: int,
-                 max_positions: int) -> None:  # fmt: skip
+                 max_positions: int, token_types: int = 2) -> None:  # fmt: skip
         super().__init__()
         self.family = family
+        self.readout: nn.Module | None = None  # a published model's map from pooled state to cell embedding
         hidden = encoder.hidden
         if family == "geneformer":
-            self.embeddings = BertEmbeddings(n_tokens, hidden, max_positions, encoder.eps, pad_id)
+            self.embeddings = BertEmbeddings(n_tokens, hidden, max_positions, encoder.eps, pad_id, token_types)
             self.head = MaskedTokenHead(n_tokens, hidden, encoder.activation, encoder.eps)
         elif family == "scgpt":
             self.embeddings = GeneValueEmbeddings(n_tokens, hidden, pad_id, encoder.dropout)

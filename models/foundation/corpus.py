@@ -52,4 +52,6 @@ def build_corpus(datasets: list[ad.AnnData]) -> Corpus:
 def counts_over(adata: ad.AnnData, columns: np.ndarray, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense counts of ``rows`` over the dataset ``columns`` and the cells' totals over all genes."""
     block = sparse.csr_matrix(adata.X[rows])
-    return np.asarray(block[:, columns].todense(), dtype=np.float64), np.asarray(block.sum(axis=1)).ravel()
+    return np.asarray(block[:, columns].todense(), dtype=np.float64), np.asarray(
+        block.sum(axis=1), dtype=np.float64
+    ).ravel()

@@ -76,6 +76,8 @@ def embed_cells(
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
                 states = model.hidden_states(batch)[layer]
             vectors = pool(states.float(), batch, pooling)
+            if model.readout is not None:
+                vectors = model.readout(vectors)
             if normalize:
                 vectors = torch.nn.functional.normalize(vectors, dim=1)
             if out is None:

@@ -53,13 +53,19 @@ def qkv_keys(n_layers: int, prefix: str = "bert.") -> dict[str, list[str]]:
 
 
 def convert_bert_state(state: dict[str, torch.Tensor], n_layers: int, prefix: str = "bert.",
-                       with_head: bool = True, source: str = "checkpoint") -> dict[str, torch.Tensor]:  # fmt: skip
-    """Rename a BERT state dict to our names; missing and unexpected keys are an error listing them."""
+                       with_head: bool = True, source: str = "checkpoint",
+                       ignored: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Rename a BERT state dict to our names; missing and unexpected keys are an error listing them.
+
+    ``ignored``: key prefixes of model-specific extras that the cell embedding does not use.
+    """
     mapping = bert_key_map(n_layers, prefix, with_head)
     stacked = qkv_keys(n_layers, prefix)
     expected = set(mapping) | {k for parts in stacked.values() for k in parts}
     missing = sorted(k for k in expected if k not in state)
-    unexpected = sorted(k for k in state if k not in expected and not any(i in k for i in IGNORED))
+    unexpected = sorted(
+        k for k in state if k not in expected and not any(i in k for i in IGNORED) and not k.startswith(ignored)
+    )
     if missing or unexpected:
         raise ContractError(
             f"{source}: keys do not match a {n_layers}-layer BERT"

@@ -5,11 +5,13 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 
+from benchmark.errors import NotApplicable
 from benchmark.model import Model
 from models.foundation.checkpoint import load_checkpoint
 from models.foundation.corpus import Corpus
 from models.foundation.extract import embed_cells, gene_embeddings
 from models.foundation.pretrain import pretrain
+from models.foundation.published import Published, load_published
 from models.foundation.vocabulary import map_genes
 
 
@@ -23,20 +25,45 @@ class FoundationPlugin(Model):
                  device: str = "cpu") -> dict:  # fmt: skip
         return pretrain(cls.family, corpus, params, seed, output_dir, progress_dir, device)
 
-    def _load(self):
+    def _load(self) -> Published:
+        """A published checkpoint (``checkpoints.<id>`` settings) or our own pretrained folder."""
+        if isinstance(self.checkpoint, dict):
+            return load_published(self.checkpoint, self.device)
         if self.checkpoint is None:
             raise ValueError(f"{self.family}: no checkpoint was given (model.yaml `checkpoint`)")
-        return load_checkpoint(self.checkpoint, self.device)
+        model, tokenizer, _ = load_checkpoint(self.checkpoint, self.device)
+        return Published(model, tokenizer, {k: self.params[k] for k in ("pooling", "layer", "normalize")})
+
+    def _extraction(self, published: Published) -> dict:
+        if isinstance(self.checkpoint, dict) and self.checkpoint.get("extraction", "published") == "published":
+            return published.extraction
+        return {k: self.params[k] for k in ("pooling", "layer", "normalize")}
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
-        model, tokenizer, _ = self._load()
-        gene_map = map_genes(tokenizer.vocabulary, list(adata.var_names), self.family)
+        published = self._load()
+        gene_map = map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, published.gene_key), self.family)
         self.notes["gene_overlap"] = gene_map.report()
+        extraction = self._extraction(published)
+        self.notes["extraction"] = extraction
+        self.notes["checkpoint"] = self.checkpoint if isinstance(self.checkpoint, dict) else "pretrained in this run"
         return embed_cells(
-            model, tokenizer, adata, gene_map, str(self.params["pooling"]), int(self.params["layer"]),
-            int(self.params["embed_batch_size"]), self.seed, self.device, bool(self.params["normalize"]),
+            published.model, published.tokenizer, adata, gene_map, str(extraction["pooling"]),
+            int(extraction["layer"]), int(self.params["embed_batch_size"]), self.seed, self.device,
+            bool(extraction["normalize"]),
         )  # fmt: skip
 
     def gene_embeddings(self) -> tuple[list[str], np.ndarray]:
-        model, tokenizer, _ = self._load()
-        return gene_embeddings(model, tokenizer)
+        published = self._load()
+        return gene_embeddings(published.model, published.tokenizer)
+
+
+def dataset_gene_ids(adata: ad.AnnData, gene_key: str) -> list[str]:
+    """The dataset's gene symbols (var_names), or its Ensembl ids without version suffix."""
+    if gene_key == "symbol":
+        return list(adata.var_names)
+    if "gene_id" not in adata.var:
+        raise NotApplicable(
+            "this checkpoint's vocabulary holds Ensembl gene ids but the dataset has none; "
+            "set `keys.gene_id` in its catalog entry"
+        )
+    return [str(g).split(".")[0] for g in adata.var["gene_id"]]

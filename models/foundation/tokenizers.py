@@ -86,25 +86,30 @@ class RankValueTokenizer(Tokenizer):
 
     kind = "rank_value"
 
-    def __init__(self, vocabulary: Vocabulary, context: int, medians: np.ndarray, cls: bool = True) -> None:
+    def __init__(self, vocabulary: Vocabulary, context: int, medians: np.ndarray, cls: bool = True,
+                 eos: bool = False) -> None:  # fmt: skip
         super().__init__(vocabulary, context)
         self.medians = np.asarray(medians, dtype=np.float64)
         self.cls = cls
+        self.eos = eos  # Geneformer V2 ends each cell with <eos>
 
     def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
         normalised = counts * (1e4 / max(total, 1.0)) / self.medians
         expressed = np.flatnonzero(counts > 0)
         order = expressed[np.argsort(-normalised[expressed], kind="stable")]
-        order = order[: self.context - int(self.cls)]
+        order = order[: self.context - int(self.cls) - int(self.eos)]
         ids = self.gene_ids[order]
         special = np.zeros(len(ids), dtype=bool)
         if self.cls:
             ids = np.concatenate([[self.vocabulary.specials["<cls>"]], ids])
             special = np.concatenate([[True], special])
+        if self.eos:
+            ids = np.concatenate([ids, [self.vocabulary.specials["<eos>"]]])
+            special = np.concatenate([special, [True]])
         return CellTokens(ids, np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.float32), special)
 
     def settings(self) -> dict:
-        return {**super().settings(), "cls": self.cls, "medians": self.medians.tolist()}
+        return {**super().settings(), "cls": self.cls, "eos": self.eos, "medians": self.medians.tolist()}
 
 
 def quantile_bins(values: np.ndarray, n_bins: int, rng: np.random.Generator) -> np.ndarray:
@@ -220,7 +225,8 @@ class ContinuousValueTokenizer(Tokenizer):
 def tokenizer_from_settings(vocabulary: Vocabulary, settings: dict) -> Tokenizer:
     kind = settings["kind"]
     if kind == RankValueTokenizer.kind:
-        return RankValueTokenizer(vocabulary, settings["context"], np.array(settings["medians"]), settings["cls"])
+        medians = np.array(settings["medians"])
+        return RankValueTokenizer(vocabulary, settings["context"], medians, settings["cls"], settings.get("eos", False))
     if kind == BinnedValueTokenizer.kind:
         return BinnedValueTokenizer(vocabulary, settings["context"], settings["n_bins"])
     if kind == ScBertTokenizer.kind:

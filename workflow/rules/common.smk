@@ -8,13 +8,15 @@ sys.path.insert(0, str(REPO))
 
 from benchmark.config import check_config  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
-from benchmark.registry import discover, require  # noqa: E402
+from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
 SPECS = discover(REPO / "models")
 require(SPECS, CONFIG["models"], "config")
 RUN = CONFIG["run"]
+CHECKPOINTS = CONFIG["checkpoints"]  # published checkpoints, used instead of our own pretraining
+check_checkpoints(SPECS, CONFIG["models"], CHECKPOINTS, "config")
 # Plugins that cannot be a Python class ship models/<id>/rules.smk writing the same outputs.
 PLUGIN_RULES = [str(REPO / "models" / m / "rules.smk") for m, spec in SPECS.items() if spec.plugin_rule]
 CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.plugin_rule)
@@ -46,7 +48,7 @@ def benchmark_jobs():
     jobs += [
         {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
         for m in CONFIG["models"]
-        if SPECS[m].checkpoint == "pretrain"
+        if pretrained_here(m)
     ]
     jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
@@ -96,9 +98,20 @@ def embed_inputs(wildcards):
     inputs = {"dataset": f"results/data/{wildcards.dataset}/dataset.h5ad"}
     if SPECS[wildcards.model].needs.get("ontology"):
         inputs.update(ONTOLOGY_FILES)
-    if SPECS[wildcards.model].checkpoint == "pretrain":
+    if pretrained_here(wildcards.model):
         inputs["checkpoint"] = f"results/checkpoints/{wildcards.model}/manifest.json"
     return inputs
+
+
+def pretrained_here(model):
+    """True for scFMs that use our own pretraining (no published checkpoint configured)."""
+    return SPECS[model].checkpoint == "pretrain" and model not in CHECKPOINTS
+
+
+def published_checkpoint(wildcards):
+    """The `checkpoints.<model>` settings (with the model id), or None."""
+    settings = CHECKPOINTS.get(wildcards.model)
+    return {"model": wildcards.model, **settings} if settings else None
 
 
 def task_seed(wildcards):

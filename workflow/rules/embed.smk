@@ -12,6 +12,7 @@ rule embed:
             CONFIG["model_params"].get(wildcards.model)
         ),
         seed=model_seed,
+        published=published_checkpoint,
     resources:
         gpu=model_resource("gpu", 0),
         mem_mb=model_resource("mem_mb", 4000),

@@ -17,6 +17,6 @@ status = embed_dataset(
     sm.output.embedding,
     ontology,
     sm.output.run_info,
-    Path(sm.input.checkpoint).parent if hasattr(sm.input, "checkpoint") else None,
+    sm.params.published or (Path(sm.input.checkpoint).parent if hasattr(sm.input, "checkpoint") else None),
 )
 logging.getLogger("embed").info("%s on %s: %s", sm.wildcards.model, sm.wildcards.dataset, status)
