@@ -34,7 +34,7 @@ def test_paper_config_dry_run_builds_the_full_matrix(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     datasets, models, seeds, tasks = (len(config[k]) for k in ("datasets", "models", "seeds", "tasks"))
-    assert (datasets, len(config["checkpoints"]), seeds, tasks) == (5, 5, 5, 2)
+    assert (datasets, len(config["checkpoints"]), seeds, tasks) == (5, 6, 5, 2)
     expected = {"ontology": 1, "prepare_dataset": datasets, "embed": datasets * models * seeds,
                 "evaluate": datasets * models * seeds * tasks, "embedding_maps": datasets, "aggregate": 1,
                 "report": 1, "all": 1}  # fmt: skip

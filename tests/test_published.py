@@ -407,3 +407,124 @@ def test_published_only_plugins_embed_deterministically(model_id, tmp_path):
                      for _ in range(2))  # fmt: skip
     assert first.shape == (9, 8 if model_id == "langcell" else 32) and np.all(np.isfinite(first))
     np.testing.assert_array_equal(first, second)
+
+
+# --- UCE --------------------------------------------------------------------------------------------
+
+
+class _PositionalEncoding(nn.Module):
+    def __init__(self, d: int, max_len: int) -> None:
+        super().__init__()
+        self.register_buffer("pe", torch.randn(max_len, 1, d))
+
+
+class _UceReference(nn.Module):
+    """UCE's TransformerModel and its evaluation forward, written from the published code."""
+
+    def __init__(self, n_rows: int, token_dim: int = 24, d: int = 16, heads: int = 2, layers: int = 2,
+                 max_len: int = 300) -> None:  # fmt: skip
+        super().__init__()
+
+        def block(n_in, n_out):
+            return nn.Sequential(nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.GELU(), nn.Dropout(0.0))
+
+        self.d = d
+        self.pe_embedding = nn.Embedding(n_rows, token_dim)
+        self.encoder = nn.Sequential(nn.Linear(token_dim, d), nn.GELU(), nn.LayerNorm(d))
+        self.pos_encoder = _PositionalEncoding(d, max_len)
+        layer = nn.TransformerEncoderLayer(d, heads, 3 * d, dropout=0.0)  # sequence-first, post-LN, ReLU
+        self.transformer_encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.decoder = nn.Sequential(block(d, 20), block(20, 12), block(12, 12), nn.Linear(12, 12))
+        self.binary_decoder = nn.Sequential(block(24, 8), nn.Linear(8, 1))  # pretraining only
+        self.gene_embedding_layer = nn.Sequential(nn.Linear(token_dim, d), nn.GELU(), nn.LayerNorm(d))
+
+    def forward(self, sentences: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``sentences``: (length, batch) token rows; ``mask``: (batch, length) 1.0 real, 0.0 padding."""
+        src = F.normalize(self.pe_embedding(sentences), dim=2)
+        src = self.encoder(src) * self.d**0.5 + self.pos_encoder.pe[: src.size(0)]
+        output = self.transformer_encoder(src, src_key_padding_mask=1 - mask)  # a float mask: added to logits
+        return F.normalize(self.decoder(output)[0], dim=1)
+
+
+def _uce_files(folder) -> tuple[_UceReference, int]:
+    human = [s.upper() for s in SYMBOLS[::-1]] + ["NOPOSITION"]  # protein file order gives the token rows
+    mouse = ["Mgene1", "Mgene2"]
+    (folder / "species_offsets.pkl").write_bytes(pickle.dumps({"human": 4, "mouse": 4 + len(human)}))
+    (folder / "protein_embeddings").mkdir()
+    torch.save({s: torch.randn(24) for s in human}, folder / "protein_embeddings" / "human_proteins.pt")
+    chromosomes = ["1", "2", "X", "10"]
+    lines = ["species,gene_symbol,chromosome,start"]
+    lines += [f"human,{s.upper()},{chromosomes[i % 4]},{(i * 7919) % 1000}" for i, s in enumerate(SYMBOLS)]
+    lines += ["mouse,Mgene1,1,5", "mouse,Mgene2,Y,9"]
+    (folder / "species_chrom.csv").write_text("\n".join(lines) + "\n")
+    chrom_offset = 4 + len(human) + len(mouse)
+    n_codes = 6  # human_1, human_10, human_2, human_X, mouse_1, mouse_Y
+    torch.manual_seed(8)
+    reference = _UceReference(chrom_offset + n_codes).eval()
+    torch.save(reference.state_dict(), folder / "4layer_model.torch")
+    return reference, chrom_offset
+
+
+def _uce_settings(folder, chrom_offset: int) -> dict:
+    return {"format": "uce", "path": str(folder), "heads": 2, "chrom_token_offset": chrom_offset, "sample_size": 64,
+            "files": {"protein_embeddings": "protein_embeddings/human_proteins.pt"}}  # fmt: skip
+
+
+def test_uce_cell_sentences_follow_the_published_layout(tmp_path):
+    _, chrom_offset = _uce_files(tmp_path)
+    tokenizer = load_published(_uce_settings(tmp_path, chrom_offset)).tokenizer
+    counts = np.zeros(len(tokenizer.vocabulary.genes))
+    counts[:12] = np.arange(1, 13)
+    cell = tokenizer.cell(counts, counts.sum(), np.random.default_rng(0))
+    assert cell.ids[0] == 3 and not (cell.ids == 0).any()
+    chrom_positions = np.flatnonzero(cell.ids >= chrom_offset)
+    assert len(cell.ids) == 1 + 64 + 2 * len(chrom_positions)  # <cls>, genes, one frame per chromosome
+    ends = np.flatnonzero(cell.ids == 2)
+    starts_of = dict(zip(tokenizer.rows, tokenizer.starts, strict=True))
+    for first, last in zip(chrom_positions, ends, strict=True):
+        genes = cell.ids[first + 1 : last]
+        assert len(genes) and np.all(np.diff([starts_of[g] for g in genes]) >= 0)  # sorted by genomic start
+    assert set(cell.ids[~cell.special]) <= set(tokenizer.rows[:12])  # only expressed genes are drawn
+
+
+def test_uce_matches_reference_forward_with_its_padding_quirk(tmp_path):
+    reference, chrom_offset = _uce_files(tmp_path)
+    published = load_published(_uce_settings(tmp_path, chrom_offset))
+    assert published.model.encoder.config.layers == 2 and published.gene_key == "symbol_upper"
+    adata = _counts(seed=8)
+    dense = adata.X.toarray()
+    dense[::2, 3::4] = 0  # half of the cells express nothing on chromosome 10: shorter sentences
+    adata.X = sparse.csr_matrix(dense)
+    ours = embed_cells(published.model, published.tokenizer, adata,
+                       map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, "symbol_upper"), "uce"),
+                       "cls", -1, 64, 0, "cpu", True)  # fmt: skip
+    gene_map = map_genes(published.tokenizer.vocabulary, [s.upper() for s in adata.var_names], "uce")
+    slots = {g: i for i, g in enumerate(published.tokenizer.vocabulary.genes)}
+    cells = []
+    for i in range(adata.n_obs):
+        counts = np.zeros(len(slots))
+        counts[[slots[published.tokenizer.vocabulary.tokens[t]] for t in gene_map.token_ids]] = (
+            adata.X[i].toarray().ravel()[gene_map.columns]
+        )
+        cells.append(published.tokenizer.cell(counts, counts.sum(), np.random.default_rng([0, i])))
+    batch = published.tokenizer.collate(cells)
+    assert not batch.keep.all()  # cells of different lengths: the batch is padded
+    with torch.no_grad():
+        expected = reference(batch.ids.T, batch.keep.float()).numpy()
+    assert np.abs(ours - expected).max() < 1e-5
+
+
+def test_uce_assets_that_do_not_match_the_weights_are_an_error(tmp_path):
+    _, chrom_offset = _uce_files(tmp_path)
+    with pytest.raises(ConfigError, match="token table has 53 rows but the species files need 55: the assets"):
+        load_published(_uce_settings(tmp_path, chrom_offset + 2))
+
+
+def test_uce_plugin_embeds_deterministically(tmp_path):
+    _, chrom_offset = _uce_files(tmp_path)
+    spec = discover()["uce"]
+    settings = {**_uce_settings(tmp_path, chrom_offset), "model": "uce"}
+    first, second = (load_class(spec)(spec.params_with(None), seed=3, checkpoint=settings).embed(_counts())
+                     for _ in range(2))  # fmt: skip
+    assert first.shape == (9, 12) and np.allclose(np.linalg.norm(first, axis=1), 1.0)
+    np.testing.assert_array_equal(first, second)

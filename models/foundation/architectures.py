@@ -8,7 +8,10 @@
 - scBERT: bin-token embedding + learned gene-position embedding; classification over bins.
 - scFoundation: auto-discretised value embedding (soft assignment to 100 learned bins) + gene-position
   embedding; regression of masked values.
+- UCE (published checkpoints only): protein-embedding tokens, projected, plus sinusoidal positions.
 """
+
+import math
 
 import torch
 from torch import nn
@@ -120,6 +123,31 @@ class AutoBinEmbeddings(nn.Module):
         return values + self.gene(batch.genes)
 
 
+class ProteinTokenEmbeddings(nn.Module):
+    """UCE: rows of a fixed protein-embedding token table, L2-normalised, projected (Linear, GELU,
+    LayerNorm), scaled by sqrt(hidden), plus fixed sinusoidal positions (a buffer, as published)."""
+
+    def __init__(self, n_tokens: int, token_dim: int, hidden: int, max_positions: int) -> None:
+        super().__init__()
+        self.table = nn.Embedding(n_tokens, token_dim)
+        self.project = nn.Linear(token_dim, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.register_buffer("positions", sinusoidal_positions(max_positions, hidden))
+
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        tokens = F.normalize(self.table(batch.ids), dim=-1)
+        x = self.norm(F.gelu(self.project(tokens))) * self.project.out_features**0.5
+        return x + self.positions[: batch.ids.shape[1]]
+
+
+def sinusoidal_positions(length: int, hidden: int) -> torch.Tensor:
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    frequency = torch.exp(torch.arange(0, hidden, 2, dtype=torch.float32) * (-math.log(10000.0) / hidden))
+    table = torch.zeros(length, hidden)
+    table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
+    return table
+
+
 def _init_weights(module: nn.Module) -> None:
     """BERT's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorms."""
     if isinstance(module, nn.Linear | nn.Embedding):
@@ -137,7 +165,7 @@ class FoundationModel(nn.Module):
     """Input embeddings + encoder + pretraining head of one family."""
 
     def __init__(self, family: str, encoder: EncoderConfig, n_tokens: int, n_genes: int, pad_id: int,
-                 max_positions: int, token_types: int = 2) -> None:  # fmt: skip
+                 max_positions: int, token_types: int = 2, token_dim: int = 0) -> None:  # fmt: skip
         super().__init__()
         self.family = family
         self.readout: nn.Module | None = None  # a published model's map from pooled state to cell embedding
@@ -155,6 +183,9 @@ class FoundationModel(nn.Module):
         elif family == "scfoundation":
             self.embeddings = AutoBinEmbeddings(n_genes + 3, hidden)
             self.head = nn.Linear(hidden, 1)
+        elif family == "uce":  # published checkpoints only: no pretraining head here
+            self.embeddings = ProteinTokenEmbeddings(n_tokens, token_dim, hidden, max_positions)
+            self.head = nn.Identity()
         else:
             raise ValueError(f"unknown model family {family!r}")
         self.encoder = TransformerEncoder(encoder)
@@ -163,6 +194,8 @@ class FoundationModel(nn.Module):
     def hidden_states(self, batch: TokenBatch, masked: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Every layer's output; ``masked`` (scFoundation) swaps those values' embeddings for the mask."""
         x = self.embeddings(batch, masked) if self.family == "scfoundation" else self.embeddings(batch)
+        if self.family == "uce":  # UCE's float padding mask adds +1 to padded keys' logits instead of masking
+            return self.encoder(x, torch.ones_like(batch.keep), (~batch.keep).to(x.dtype))
         return self.encoder(x, batch.keep)
 
     def predict(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,8 @@ def dataset_gene_ids(adata: ad.AnnData, gene_key: str) -> list[str]:
     """The dataset's gene symbols (var_names), or its Ensembl ids without version suffix."""
     if gene_key == "symbol":
         return list(adata.var_names)
+    if gene_key == "symbol_upper":  # UCE matches upper-case symbols
+        return [str(g).upper() for g in adata.var_names]
     if "gene_id" not in adata.var:
         raise NotApplicable(
             "this checkpoint's vocabulary holds Ensembl gene ids but the dataset has none; "

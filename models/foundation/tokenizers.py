@@ -1,8 +1,9 @@
-"""The four tokenizers: a cell's counts -> token ids, gene positions and values.
+"""The tokenizers: a cell's counts -> token ids, gene positions and values.
 
 - ``RankValueTokenizer`` (Geneformer): genes ranked by counts / total · 1e4 / gene median, descending.
 - ``BinnedValueTokenizer`` (scGPT): non-zero genes with per-cell quantile bins of their values.
 - ``ScBertTokenizer`` (scBERT): every panel gene, token = floor(log2(1 + counts / total · 1e4)) capped.
+- ``CellSentenceTokenizer`` (UCE, published checkpoints): sampled genes grouped by chromosome.
 - ``ContinuousValueTokenizer`` (scFoundation): non-zero genes with log1p(counts / total · 1e4) values
   plus two read-depth tokens, T (target) and S (source), holding log10 total counts.
 All take one cell's raw counts over the vocabulary's genes (a dense float vector in vocabulary gene
@@ -220,6 +221,41 @@ class ContinuousValueTokenizer(Tokenizer):
 
     def settings(self) -> dict:
         return {**super().settings(), "target": self.target}
+
+
+class CellSentenceTokenizer(Tokenizer):
+    """UCE's cell sentence: ``sample_size`` genes drawn with replacement with probability proportional
+    to log1p(counts); grouped by chromosome, chromosomes in random order, genes by genomic start; each
+    group is framed by its chromosome token and the chrom-right token, after <cls>. Token ids are rows
+    of the published token table (``rows`` per vocabulary gene, chromosome tokens after ``chrom_offset``).
+    """
+
+    kind = "cell_sentence"
+
+    def __init__(self, vocabulary: Vocabulary, rows: np.ndarray, chromosomes: np.ndarray, starts: np.ndarray,
+                 chrom_offset: int, sample_size: int = 1024, pad_length: int = 1536) -> None:  # fmt: skip
+        super().__init__(vocabulary, pad_length)
+        self.rows, self.chromosomes, self.starts = rows, chromosomes, starts
+        self.chrom_offset, self.sample_size = chrom_offset, sample_size
+
+    def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
+        cls, right = self.vocabulary.specials["<cls>"], self.vocabulary.specials["<chrom_right>"]
+        weights = np.log1p(counts)
+        tokens, special = [cls], [True]
+        if weights.sum() > 0:
+            choice = rng.choice(len(counts), size=self.sample_size, p=weights / weights.sum(), replace=True)
+            choice = choice[np.argsort(self.chromosomes[choice], kind="stable")]
+            chromosomes = self.chromosomes[choice]
+            order = np.unique(chromosomes)
+            rng.shuffle(order)
+            for chromosome in order:
+                members = choice[chromosomes == chromosome]
+                members = members[np.argsort(self.starts[members], kind="stable")]
+                tokens += [self.chrom_offset + int(chromosome), *self.rows[members].tolist(), right]
+                special += [True] + [False] * len(members) + [True]
+        ids = np.array(tokens[: self.context], dtype=np.int64)
+        return CellTokens(ids, np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.float32),
+                          np.array(special[: self.context]))  # fmt: skip
 
 
 def tokenizer_from_settings(vocabulary: Vocabulary, settings: dict) -> Tokenizer:

@@ -49,26 +49,28 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.dropout_p = config.dropout
 
-    def _attention(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def _attention(self, x: torch.Tensor, keep: torch.Tensor, key_bias: torch.Tensor | None) -> torch.Tensor:
         """``x``: packed real tokens (n_tokens, hidden); attention runs on the padded (batch, length) layout."""
         batch, length = keep.shape
         hidden = x.shape[-1]
         qkv = unpack(self.qkv(x), keep).view(batch, length, 3, self.heads, hidden // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, length, head_dim)
+        mask = keep[:, None, None, :] if key_bias is None else key_bias[:, None, None, :].to(q.dtype)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep[:, None, None, :], dropout_p=self.dropout_p if self.training else 0.0
+            q, k, v, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0
         )
         return self.dropout(self.attn_out(out.transpose(1, 2).reshape(batch, length, hidden)[keep]))
 
     def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.ffn_out(self.dropout(self.activation(self.ffn_in(x)))))
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """``x``: packed real tokens (n_tokens, hidden) of a batch whose layout ``keep`` gives."""
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, key_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: packed real tokens (n_tokens, hidden) of a batch whose layout ``keep`` gives;
+        ``key_bias`` (batch, length), when given, is added to the attention logits instead of masking."""
         if self.pre_norm:
-            x = x + self._attention(self.attn_norm(x), keep)
+            x = x + self._attention(self.attn_norm(x), keep, key_bias)
             return x + self._feed_forward(self.ffn_norm(x))
-        x = self.attn_norm(x + self._attention(x, keep))
+        x = self.attn_norm(x + self._attention(x, keep, key_bias))
         return self.ffn_norm(x + self._feed_forward(x))
 
 
@@ -88,8 +90,10 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.layers))
         self.final_norm = nn.LayerNorm(config.hidden, eps=config.eps) if config.final_norm else None
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """``x``: (batch, length, hidden); ``keep``: (batch, length) bool, False at padding.
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None,
+                key_bias: torch.Tensor | None = None) -> list[torch.Tensor]:  # fmt: skip
+        """``x``: (batch, length, hidden); ``keep``: (batch, length) bool, False at padding; ``key_bias``:
+        an additive (batch, length) attention bias per key, for models whose padding is biased, not masked.
 
         Returns [input, layer 1, ..., layer N] (N + 1 tensors, zeros at padding after the input); with
         ``final_norm`` the last entry is normalised. Linear layers and norms run on the real tokens
@@ -100,7 +104,7 @@ class TransformerEncoder(nn.Module):
         states = [x]
         packed = x[keep]
         for index, layer in enumerate(self.layers):
-            packed = layer(packed, keep)
+            packed = layer(packed, keep, key_bias)
             if self.final_norm is not None and index == len(self.layers) - 1:
                 packed = self.final_norm(packed)
             states.append(unpack(packed, keep))

@@ -22,7 +22,7 @@ class Published:
 
 
 def load_published(settings: dict, device: str = "cpu") -> Published:
-    from models.foundation.published import bert_family, scfoundation, scgpt
+    from models.foundation.published import bert_family, scfoundation, scgpt, uce
 
     loaders = {
         "geneformer": bert_family.load_geneformer,
@@ -30,6 +30,7 @@ def load_published(settings: dict, device: str = "cpu") -> Published:
         "sccello": bert_family.load_sccello,
         "scgpt": scgpt.load_scgpt,
         "scfoundation": scfoundation.load_scfoundation,
+        "uce": uce.load_uce,
     }
     published = loaders[settings["format"]](settings)
     published.model.to(device).eval()
