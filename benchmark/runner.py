@@ -95,9 +95,9 @@ def embed_dataset(
     try:
         ontology = load_view(*ontology_paths) if ontology_paths else None
         check_needs(spec, adata, ontology)
-        model = load_class(spec)(
-            params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint if isinstance(checkpoint, dict | None) else str(checkpoint)
-        )
+        if isinstance(checkpoint, Path):
+            checkpoint = str(checkpoint)
+        model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint)
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
         gene_table = gene_embedding_table(model, spec)
     except NotApplicable as reason:
