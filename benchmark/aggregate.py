@@ -21,7 +21,7 @@ from benchmark.scoring import (
     summarize_over_seeds,
     task_scores,
 )
-from benchmark.tasks import SCORE_COLUMNS, TASKS
+from benchmark.tasks import METRICS, SCORE_COLUMNS
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -111,7 +111,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def metric_info(config: dict) -> dict[str, dict]:
     info = {}
     for task, task_config in config["tasks"].items():
-        for metric in TASKS[task][1](task_config or {}):
+        for metric in METRICS[task](task_config or {}):
             info[metric.name] = {**metric.metadata(), "task": task}
     return info
 
@@ -169,6 +169,7 @@ def aggregate(
         "ranking": _records(ranking),
         "failures": _records(failures),
         "rogi_vs_f1": rogi_vs_f1(scores),
+        "finetune_comparison": finetune_comparison(scores),
         "fronts": _records(front_table),
         "runs": _records(read_run_infos(run_infos)),
         "resources": _records(read_benchmarks(benchmark_jobs)),
@@ -176,6 +177,23 @@ def aggregate(
     }
     validate(results, "results", "results.json")
     return results, scores
+
+
+FINETUNE_PAIRS = ("accuracy", "macro_f1", "kappa", "lcad", "lcad_per_cell")
+
+
+def finetune_comparison(scores: pd.DataFrame) -> list[dict]:
+    """Per dataset and fine-tuned model: each annotation metric zero-shot (logistic-regression probe on
+    the frozen embedding) beside fine-tuned, raw values averaged over seeds."""
+    ok = scores[scores["status"] == "ok"]
+    means = ok.groupby(["dataset", "model", "metric"])["value"].mean()
+    rows = []
+    for (dataset, model), _ in ok[ok["task"] == "finetune"].groupby(["dataset", "model"], sort=True):
+        for name in FINETUNE_PAIRS:
+            rows.append({"dataset": dataset, "model": model, "metric": name,
+                         "zero_shot": _number(means.get((dataset, model, f"logreg_{name}"))),
+                         "finetuned": _number(means.get((dataset, model, f"finetuned_{name}")))})  # fmt: skip
+    return rows
 
 
 def _ontology_info(path: str | None) -> dict:

@@ -4,6 +4,7 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 
 class Model:
@@ -31,4 +32,10 @@ class Model:
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         """Return a float array of shape (n_cells, n_dims), one row per cell of ``adata`` in order."""
+        raise NotImplementedError
+
+    def finetune(self, adata: ad.AnnData, labels: np.ndarray, splits: list, settings: dict) -> pd.DataFrame:
+        """Models with the ``finetune`` capability: train on each split's training cells and return the
+        test cells' predictions (columns cell, split, true, predicted). ``splits`` are the annotation
+        task's (train, test) index pairs, so fine-tuned and probed results compare on the same cells."""
         raise NotImplementedError

@@ -99,7 +99,7 @@ def embed_dataset(
             checkpoint = str(checkpoint)
         model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint)
         embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
-        gene_table = gene_embedding_table(model, spec)
+        gene_table = gene_embedding_table(model, spec, adata)
     except NotApplicable as reason:
         status, message = "not_applicable", str(reason)
     except Exception as error:  # one failed model never stops the others
@@ -135,12 +135,17 @@ def embed_dataset(
     return status
 
 
-def gene_embedding_table(model, spec: ModelSpec) -> pd.DataFrame | None:
+def gene_embedding_table(model, spec: ModelSpec, adata: ad.AnnData) -> pd.DataFrame | None:
     """The model's gene embeddings (models with the `gene_embed` capability), one row per gene."""
     if "gene_embed" not in spec.capabilities:
         return None
     names, matrix = model.gene_embeddings()
-    return pd.DataFrame(np.asarray(matrix, dtype=np.float32), index=pd.Index(names))
+    table = pd.DataFrame(np.asarray(matrix, dtype=np.float32), index=pd.Index(names))
+    table = table[~table.index.duplicated()]
+    if not table.index.isin(adata.var_names).any() and "gene_id" in adata.var:  # an Ensembl-id vocabulary
+        ids = [str(g).split(".")[0] for g in adata.var["gene_id"]]
+        table = table.reindex(ids).set_axis(adata.var_names)
+    return table
 
 
 def read_embedding(path: str | Path, dataset: ad.AnnData) -> tuple[np.ndarray | None, str, str]:

@@ -5,8 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "clinical", "gene")
-REQUIREMENTS = ("labels", "batches", "ontology")
+KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "cancer", "drug", "gene")
+REQUIREMENTS = ("labels", "batches", "ontology", "embedding", "go", "tissue")
 
 
 @dataclass(frozen=True)

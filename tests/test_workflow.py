@@ -1,6 +1,7 @@
 """End-to-end Snakemake runs (minutes): the CI test config, and real data sets from the shared folder."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,43 @@ def test_real_datasets_end_to_end(tmp_path, data_dir):
     assert set(lcad) == models - {"harmony"}  # one declared batch: Harmony is not applicable
     assert lcad["label_oracle"] == 0.0 and lcad["random"] > lcad["hvg_pca"] > 0
     assert raw(results, "pbmc_sorted", "scgraph_ontorwr")["ontology_oracle"] > 0.95
+
+
+def test_cancer_drug_and_gene_function_tasks_end_to_end(tmp_path, data_dir):
+    """The tasks on the shared data: cancer (oligodendroglioma), drug (CellBench), gene function (GO, HPA)."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    models = {"random", "batch_only", "label_oracle", "hvg_pca", "harmony"}
+    config.update(run="tasks", data_dir=str(data_dir), datasets=["oligodendroglioma", "cellbench_lung"],
+                  models=sorted(models), model_params={})  # fmt: skip
+    config["tasks"] = {
+        "cancer": None,
+        "drug": None,
+        "gene_function": {"go_annotations": "go/human_gene2go_orgHsegdb_3.16.0.tsv.gz",
+                          "go_edges": "go/go_edges_GOdb_3.16.0.tsv.gz",
+                          "tissue": "tissue/TissueEnrich_HPA_tissue_specific_genes.tsv.gz", "min_genes": 10},
+    }  # fmt: skip
+    configfile = tmp_path / "tasks.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    plan = snakemake(tmp_path, configfile, "-n")
+    # Only valid combinations are built: cancer on the tumours, drug on the cell lines, gene function for
+    # the models that export gene embeddings (random genes, the PCA loadings of hvg_pca and harmony).
+    assert set(re.findall(r"results/scores/oligodendroglioma/cancer/(\w+)/", plan.stdout)) == models
+    assert "results/scores/cellbench_lung/cancer/" not in plan.stdout
+    assert "results/scores/oligodendroglioma/drug/" not in plan.stdout
+    assert "results/scores/cellbench_lung/gene_function/label_oracle/" not in plan.stdout
+    snakemake(tmp_path, configfile)
+    results = json.loads((tmp_path / "reports" / "tasks" / "results.json").read_text())
+    cancer = raw(results, "oligodendroglioma", "cancer_auroc")
+    assert set(cancer) == models and cancer["label_oracle"] > 0.99 and cancer["hvg_pca"] > cancer["random"]
+    # CellBench's labels are per cell line and each drug has at most one line in its minority class,
+    # so no line-disjoint split can train on both classes: every drug is skipped, with the reason.
+    drug = [r for r in results["scores"] if r["task"] == "drug"]
+    assert {r["status"] for r in drug} == {"not_applicable"} and len(drug) == 2 * len(models)
+    assert "Tamoxifen: fewer than two classes in the training part when holding out ['H2228']" in drug[0]["message"]
+    for dataset in ("oligodendroglioma", "cellbench_lung"):
+        for metric in ("go_macro_f1", "tissue_macro_f1"):
+            assert set(raw(results, dataset, metric)) == {"random", "hvg_pca", "harmony"}
+        coverage = raw(results, dataset, "gene_coverage")
+        assert coverage["random"] == 1.0 and 0 < coverage["hvg_pca"] < 1.0
+    html = (tmp_path / "reports" / "tasks" / "leaderboard.html").read_text()
+    assert "Cancer AUROC" in html and "Tissue macro-F1" in html

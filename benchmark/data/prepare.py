@@ -63,6 +63,9 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
         raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
     raw = _select_cells(raw, entry, where)
     matrix = _matrix(raw, where, keys.get("counts_layer"))
+    if entry.get("round_to_counts"):  # explicit and recorded (uns['dataset']['rounded_to_counts'])
+        matrix.data = np.round(matrix.data)
+        matrix.eliminate_zeros()
     if counts and not np.all(matrix.data == np.round(matrix.data)):
         raise ContractError(
             f"{where}: X holds non-integer values but the catalog declares counts: true; point "
@@ -84,15 +87,19 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
         obs["cell_type_ontology_term_id"] = _ontology_ids_from_labels(
             obs["cell_type"], entry["label_ontology_ids"], where
         )
-    obs = obs.astype("category")
+    obs = pd.concat([obs, _task_columns(raw, entry, where)], axis=1).astype("category")
 
     symbol_key = keys.get("gene_symbol")
     symbols = _var_column(raw, where, symbol_key, "gene_symbol") if symbol_key else raw.var_names.astype(str)
+    if entry.get("duplicate_genes") == "keep_first":  # drop empty symbols and repeats after the first
+        keep = np.asarray(~pd.Index(symbols).duplicated() & (pd.Index(symbols) != ""))
+        raw, matrix, symbols = raw[:, keep], matrix[:, keep], symbols[keep]
     duplicated = pd.Index(symbols)[pd.Index(symbols).duplicated()].unique()
     if len(duplicated):
         raise ContractError(
             f"{where}: {len(duplicated)} gene symbols occur more than once (e.g. {', '.join(duplicated[:5])}); "
-            "deduplicate var_names in the file or set `keys.gene_symbol` to a column of unique symbols"
+            "deduplicate var_names in the file, set `keys.gene_symbol` to a column of unique symbols, or set "
+            "`duplicate_genes: keep_first` in the catalog entry"
         )
     var = pd.DataFrame(index=pd.Index(symbols, name=None))
     gene_id_key = keys.get("gene_id")
@@ -101,6 +108,31 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
     adata = ad.AnnData(matrix, obs=obs, var=var)
     adata.obs_names_make_unique()
     return adata
+
+
+def _task_columns(raw: ad.AnnData, entry: dict, where: str) -> pd.DataFrame:
+    """The columns the cancer and drug tasks read: ``malignant`` (True/False), ``group`` (tumour,
+    patient or cell line: the unit folds never split) and ``drug_<name>`` (sensitive/resistant/unlabelled)."""
+    keys = entry.get("keys", {})
+    columns = pd.DataFrame(index=raw.obs_names.astype(str))
+    if keys.get("malignant"):
+        flag = _obs_column(raw, where, keys["malignant"], "malignant").str.lower()
+        unknown = sorted(set(flag) - {"true", "false", "1", "0"})
+        if unknown:
+            raise ContractError(f"{where}: `keys.malignant` column has values {unknown}; expected True/False")
+        columns["malignant"] = flag.isin(["true", "1"]).map({True: "True", False: "False"}).to_numpy()
+    if keys.get("group"):
+        columns["group"] = _obs_column(raw, where, keys["group"], "group").to_numpy()
+    prefix = entry.get("drug_response", {}).get("prefix")
+    if prefix:
+        drugs = [c for c in raw.obs.columns if str(c).startswith(prefix)]
+        if not drugs:
+            raise ContractError(f"{where}: no obs column starts with `drug_response.prefix` '{prefix}'")
+        for column in drugs:
+            values = raw.obs[column].astype(str).str.lower()
+            columns[f"drug_{column[len(prefix):]}"] = values.where(values.isin(["sensitive", "resistant"]),
+                                                                  "unlabelled").to_numpy()  # fmt: skip
+    return columns
 
 
 def _select_cells(raw: ad.AnnData, entry: dict, where: str) -> ad.AnnData:
@@ -184,6 +216,7 @@ def prepare_dataset(
         "organism": entry.get("organism", "human"),
         "x_kind": "counts" if entry.get("counts", True) else "log_normalized",
         "labelled": bool(entry.get("keys", {}).get("label")),
+        "rounded_to_counts": bool(entry.get("round_to_counts", False)),
         "description": entry.get("description", ""),
         "catalog_entry": json.dumps(entry, sort_keys=True),
         "n_cells_input": n_input[0],

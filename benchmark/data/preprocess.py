@@ -2,6 +2,7 @@
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scanpy as sc
 
 from benchmark.data.contract import n_batches
@@ -29,8 +30,16 @@ def highly_variable(adata_log: ad.AnnData, n_top_genes: int) -> ad.AnnData:
 
 def pca(adata: ad.AnnData, n_comps: int, seed: int) -> np.ndarray:
     """PCA of X (cells x min(n_comps, n_cells - 1, n_genes - 1)) as float32."""
+    return pca_with_loadings(adata, n_comps, seed)[0]
+
+
+def pca_with_loadings(adata: ad.AnnData, n_comps: int, seed: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """The PCA scores and the gene loadings (genes x components): the baselines' gene embeddings."""
     n_comps = min(n_comps, adata.n_obs - 1, adata.n_vars - 1)
-    return sc.pp.pca(adata.X, n_comps=n_comps, random_state=seed, svd_solver="arpack").astype(np.float32)
+    scores, components, _, _ = sc.pp.pca(
+        adata.X, n_comps=n_comps, random_state=seed, svd_solver="arpack", return_info=True
+    )
+    return scores.astype(np.float32), pd.DataFrame(components.T, index=adata.var_names)
 
 
 def unintegrated_pca(adata: ad.AnnData, n_top_genes: int = 2000, n_comps: int = 50, seed: int = 0) -> np.ndarray:

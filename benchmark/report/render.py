@@ -29,6 +29,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = _format_number
+    env.filters["groupby_pairs"] = lambda rows: list(_group(rows, ("dataset", "model")).items())
     return env
 
 

@@ -87,7 +87,7 @@ def _probe_metrics(probe: str) -> list[Metric]:
     def on(score):
         return lambda d: d.mean_over_splits(probe, score)
 
-    label = {"knn": "kNN", "logreg": "LogReg"}[probe]
+    label = {"knn": "kNN", "logreg": "LogReg", "finetuned": "Fine-tuned"}[probe]
     return [
         Metric(
             f"{probe}_accuracy",
@@ -166,38 +166,83 @@ def make_splits(
     return list(splitter.split(np.zeros(len(labels)), labels))
 
 
-def evaluate_annotation(ctx: TaskContext) -> list[dict]:
-    dataset, config = ctx.dataset, ctx.config
+@dataclass
+class AnnotationCells:
+    """The cells the annotation task (and fine-tuning) uses, and the folds over them."""
+
+    keep: np.ndarray  # mask over the dataset's cells: types with >= min_cells_per_type cells
+    labels: np.ndarray  # labels of the kept cells
+    splits: list[tuple[np.ndarray, np.ndarray]]  # indices into the kept cells
+    problems: dict[str, str]
+    excluded: pd.Series  # types left out, with their cell counts
+
+
+def annotation_cells(dataset, config: dict, seed: int, ontology_problem: str = "") -> AnnotationCells:
+    """Seeded stratified splits over the cell types with enough cells; identical for every model."""
     labels = dataset.obs["cell_type"].astype(str).to_numpy()
     counts = pd.Series(labels).value_counts()
     min_cells = int(config.get("min_cells_per_type", 10))
     kept_types = counts.index[counts >= min_cells]
     keep = np.isin(labels, kept_types)
-    problems = {
-        "labels": label_problem(dataset),
-        "ontology": ctx.ontology_problem,
-    }
+    problems = {"labels": label_problem(dataset), "ontology": ontology_problem}
     if not problems["labels"] and len(kept_types) < 2:
         problems["labels"] = f"fewer than 2 cell types have >= {min_cells} cells"
-    inputs = AnnotationInput(
-        X=np.asarray(ctx.X)[keep],
-        labels=labels[keep],
-        cells=dataset.obs_names.to_numpy()[keep],
-        splits=[]
-        if problems["labels"]
-        else make_splits(
-            labels[keep], int(config.get("n_splits", 5)), float(config.get("train_fraction", 0.2)), ctx.seed
-        ),
-        knn_neighbors=int(config.get("knn_neighbors", 15)),
-        seed=ctx.seed,
-    )
+    splits = [] if problems["labels"] else make_splits(
+        labels[keep], int(config.get("n_splits", 5)), float(config.get("train_fraction", 0.2)), seed
+    )  # fmt: skip
+    return AnnotationCells(keep, labels[keep], splits, problems, counts[counts < min_cells])
+
+
+def _with_ontology(inputs: AnnotationInput, dataset, ontology, problems: dict[str, str]) -> None:
     if not problems["ontology"]:
         terms = dataset.obs[["cell_type", "cell_type_ontology_term_id"]].astype(str).value_counts()
         inputs.term_of_label = {label: term for (label, term) in terms.index[::-1]}  # most frequent wins
-        inputs.lcad = ctx.ontology.lcad
-    rows = run_metrics(annotation_metrics(config), inputs, problems)
+        inputs.lcad = ontology.lcad
+
+
+def evaluate_annotation(ctx: TaskContext) -> list[dict]:
+    dataset, config = ctx.dataset, ctx.config
+    cells = annotation_cells(dataset, config, ctx.seed, ctx.ontology_problem)
+    inputs = AnnotationInput(
+        X=np.asarray(ctx.X)[cells.keep],
+        labels=cells.labels,
+        cells=dataset.obs_names.to_numpy()[cells.keep],
+        splits=cells.splits,
+        knn_neighbors=int(config.get("knn_neighbors", 15)),
+        seed=ctx.seed,
+    )
+    _with_ontology(inputs, dataset, ctx.ontology, cells.problems)
+    rows = run_metrics(annotation_metrics(config), inputs, cells.problems)
     ctx.details.extend(inputs.details)
-    excluded = counts[counts < min_cells]
-    if len(excluded):
-        ctx.details.append(pd.DataFrame({"excluded_type": excluded.index, "n_cells": excluded.to_numpy()}))
+    if len(cells.excluded):
+        ctx.details.append(pd.DataFrame({"excluded_type": cells.excluded.index, "n_cells": cells.excluded.to_numpy()}))
     return rows
+
+
+class FinetunedPredictions(AnnotationInput):
+    """The fine-tune rule's predictions, read back per split (no probe is fitted here)."""
+
+    def __init__(self, predictions: pd.DataFrame) -> None:
+        super().__init__(X=np.zeros((0, 0)), labels=np.array([]), cells=np.array([]), splits=[])
+        self.table = predictions
+
+    def _predict(self, probe: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(g["true"].astype(str).to_numpy(), g["predicted"].astype(str).to_numpy())
+                for _, g in self.table.groupby("split", sort=True)]  # fmt: skip
+
+
+FINETUNE_METRICS: dict[str, Metric] = {m.name: m for m in _probe_metrics("finetuned")}
+
+
+def finetune_metrics(task_config: dict) -> list[Metric]:
+    return select(FINETUNE_METRICS, task_config.get("metrics"), tuple(FINETUNE_METRICS), "tasks.finetune.metrics")
+
+
+def evaluate_finetuned(ctx: TaskContext, predictions: pd.DataFrame) -> list[dict]:
+    """Score fine-tuned predictions with the annotation metrics (same cells and splits as the probes)."""
+    problems = {"labels": label_problem(ctx.dataset) or ("" if len(predictions) else "no predictions"),
+                "ontology": ctx.ontology_problem}  # fmt: skip
+    inputs = FinetunedPredictions(predictions)
+    _with_ontology(inputs, ctx.dataset, ctx.ontology, problems)
+    ctx.details.append(predictions)
+    return run_metrics(finetune_metrics(ctx.config), inputs, problems)

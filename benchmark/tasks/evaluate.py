@@ -1,16 +1,21 @@
 """The evaluate step: one score table (and one details table) per (dataset, task, model, seed)."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
 from benchmark.data.contract import read_dataset
 from benchmark.ontology import load_view
 from benchmark.runner import read_embedding
-from benchmark.tasks.annotation import annotation_metrics, evaluate_annotation
+from benchmark.tasks.annotation import annotation_metrics, evaluate_annotation, evaluate_finetuned, finetune_metrics
+from benchmark.tasks.cancer import cancer_metrics, evaluate_cancer
 from benchmark.tasks.context import TaskContext
+from benchmark.tasks.drug import drug_metrics, evaluate_drug
+from benchmark.tasks.gene_function import evaluate_gene_function, gene_function_metrics
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
 from metrics.base import Metric
 
@@ -19,6 +24,13 @@ SCORE_COLUMNS = ["dataset", "task", "model", "seed", "metric", "value", "status"
 TASKS: dict[str, tuple[Callable[[TaskContext], list[dict]], Callable[[dict], list[Metric]]]] = {
     "integration": (evaluate_integration, integration_metrics),
     "annotation": (evaluate_annotation, annotation_metrics),
+    "cancer": (evaluate_cancer, cancer_metrics),
+    "drug": (evaluate_drug, drug_metrics),
+}
+METRICS: dict[str, Callable[[dict], list[Metric]]] = {
+    **{task: metrics for task, (_, metrics) in TASKS.items()},
+    "gene_function": gene_function_metrics,
+    "finetune": finetune_metrics,
 }
 
 
@@ -31,28 +43,54 @@ def evaluate(
     seed: int,
     task_seed: int,
     ontology_paths: tuple[str, str] | None = None,
+    resources: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score one embedding; an embedding that failed or was not applicable gives rows with its status.
 
     ``seed`` is the replicate seed written into the rows; ``task_seed`` drives folds and subsamples and
-    is the same for every model of a (dataset, task), so that models see identical splits.
+    is the same for every model of a (dataset, task), so that models see identical splits. For
+    ``finetune``, ``embedding_path`` is the fine-tune step's predictions; for ``gene_function``, the
+    embedding's ``varm["gene_emb"]`` is scored with the label files in ``resources``.
     """
     dataset = read_dataset(str(dataset_path))
-    X, status, message = read_embedding(embedding_path, dataset)
-    evaluate_fn, metrics_of = TASKS[task]
+    if task == "finetune":
+        X, status, message = read_predictions(embedding_path)
+    else:
+        X, status, message = read_embedding(embedding_path, dataset)
     details: list[pd.DataFrame] = []
     if X is None:
         rows = [
             {"metric": m.name, "value": np.nan, "status": status, "message": message, "seconds": 0.0}
-            for m in metrics_of(task_config)
+            for m in METRICS[task](task_config)
         ]
+    elif task == "gene_function":
+        rows, details = evaluate_gene_function(
+            read_gene_embedding(embedding_path), list(dataset.var_names), task_config, resources or {}, task_seed
+        )
     else:
         ontology = load_view(*ontology_paths, task_config.get("lcad_method", "closest")) if ontology_paths else None
-        ctx = TaskContext(dataset, X, task_config, task_seed, ontology)
-        rows = evaluate_fn(ctx)
+        ctx = TaskContext(dataset, X if task != "finetune" else np.zeros((dataset.n_obs, 0)), task_config, task_seed,
+                          ontology)  # fmt: skip
+        rows = evaluate_finetuned(ctx, X) if task == "finetune" else TASKS[task][0](ctx)
         details = ctx.details
     frame = pd.DataFrame(rows)
     for column, value in (("seed", seed), ("model", model), ("task", task), ("dataset", dataset.uns["dataset"]["id"])):
         frame.insert(0, column, value)
     detail = pd.concat(details, ignore_index=True) if details else pd.DataFrame({"note": ["no details"]})
     return frame[SCORE_COLUMNS], detail
+
+
+def read_gene_embedding(path: str | Path) -> pd.DataFrame | None:
+    """The embedding file's gene embeddings (genes x dims; NaN rows for genes without one), or None."""
+    emb = ad.read_h5ad(path)
+    if "gene_emb" not in emb.varm:
+        return None
+    return pd.DataFrame(np.asarray(emb.varm["gene_emb"]), index=emb.var_names)
+
+
+def read_predictions(predictions_path: str | Path) -> tuple[pd.DataFrame | None, str, str]:
+    """The predictions with the run's status and message (the run record sits beside them)."""
+    record = json.loads(Path(str(predictions_path).replace(".tsv.gz", ".json")).read_text())
+    if record["status"] != "ok":
+        return None, record["status"], record["message"]
+    return pd.read_csv(predictions_path, sep="\t"), "ok", ""

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from models.foundation.architectures import FoundationModel
 from models.foundation.corpus import counts_over
-from models.foundation.tokenizers import TokenBatch, Tokenizer
+from models.foundation.tokenizers import CellTokens, TokenBatch, Tokenizer
 from models.foundation.vocabulary import GeneMap
 
 CHUNK_CELLS = 2048  # cells tokenized at a time: memory does not grow with the dataset
@@ -56,19 +56,10 @@ def embed_cells(
     cell i's random stream is seeded by (seed, offset + i).
     """
     model.eval().to(device)
-    vocabulary = tokenizer.vocabulary
-    n_vocab_genes = len(vocabulary.genes)
-    slot_of = {gene: slot for slot, gene in enumerate(vocabulary.genes)}
-    gene_slot = np.array([slot_of[vocabulary.tokens[t]] for t in gene_map.token_ids])
     out = None
     for start in tqdm(range(0, adata.n_obs, CHUNK_CELLS), desc="embed", disable=adata.n_obs <= CHUNK_CELLS):
         rows = np.arange(start, min(start + CHUNK_CELLS, adata.n_obs))
-        counts, totals = counts_over(adata, gene_map.columns, rows)
-        cells = []
-        for i, cell in enumerate(rows):
-            full = np.zeros(n_vocab_genes)
-            full[gene_slot] = counts[i]
-            cells.append(tokenizer.cell(full, totals[i], np.random.default_rng([seed, offset + int(cell)])))
+        cells = tokenize_cells(tokenizer, adata, gene_map, rows, seed, offset)
         order = np.argsort([len(c.ids) for c in cells], kind="stable")
         for first in range(0, len(order), batch_size):
             members = order[first : first + batch_size]
@@ -84,6 +75,21 @@ def embed_cells(
                 out = np.zeros((adata.n_obs, vectors.shape[1]), dtype=np.float32)
             out[rows[members]] = vectors.cpu().numpy()
     return out
+
+
+def tokenize_cells(tokenizer: Tokenizer, adata: ad.AnnData, gene_map: GeneMap, rows: np.ndarray, seed: int,
+                   offset: int = 0) -> list[CellTokens]:  # fmt: skip
+    """Tokens of ``adata``'s cells ``rows``; cell i draws from a random stream seeded by (seed, offset + i)."""
+    vocabulary = tokenizer.vocabulary
+    slot_of = {gene: slot for slot, gene in enumerate(vocabulary.genes)}
+    gene_slot = np.array([slot_of[vocabulary.tokens[t]] for t in gene_map.token_ids])
+    counts, totals = counts_over(adata, gene_map.columns, rows)
+    cells = []
+    for i, cell in enumerate(rows):
+        full = np.zeros(len(vocabulary.genes))
+        full[gene_slot] = counts[i]
+        cells.append(tokenizer.cell(full, totals[i], np.random.default_rng([seed, offset + int(cell)])))
+    return cells
 
 
 def gene_embeddings(model: FoundationModel, tokenizer: Tokenizer) -> tuple[list[str], np.ndarray]:

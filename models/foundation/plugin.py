@@ -4,12 +4,14 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from benchmark.errors import NotApplicable
 from benchmark.model import Model
 from models.foundation.checkpoint import load_checkpoint
 from models.foundation.corpus import Corpus
-from models.foundation.extract import embed_cells, gene_embeddings
+from models.foundation.extract import embed_cells, gene_embeddings, tokenize_cells
+from models.foundation.finetune import FinetuneSettings, finetune_split
 from models.foundation.pretrain import pretrain
 from models.foundation.published import Published, load_published
 from models.foundation.vocabulary import map_genes
@@ -51,6 +53,24 @@ class FoundationPlugin(Model):
             int(extraction["layer"]), int(self.params["embed_batch_size"]), self.seed, self.device,
             bool(extraction["normalize"]),
         )  # fmt: skip
+
+    def finetune(self, adata: ad.AnnData, labels: np.ndarray, splits: list, settings: dict) -> pd.DataFrame:
+        """Fine-tune on each split's training cells; the test cells' predictions, one row per cell."""
+        published = self._load()
+        gene_map = map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, published.gene_key), self.family)
+        extraction = self._extraction(published)
+        cells = tokenize_cells(published.tokenizer, adata, gene_map, np.arange(adata.n_obs), self.seed)
+        classes, codes = np.unique(labels, return_inverse=True)
+        options = FinetuneSettings.from_config(settings)
+        rows, logs = [], []
+        for split, (train, test) in enumerate(splits):
+            predicted, log = finetune_split(published.model, published.tokenizer, cells, codes, train, test,
+                                            extraction, options, self.seed + split, self.device)  # fmt: skip
+            rows.append(pd.DataFrame({"cell": adata.obs_names[test], "split": split, "true": labels[test],
+                                      "predicted": classes[predicted]}))  # fmt: skip
+            logs.append({"split": split, "epochs_run": log["epochs_run"], "best_val_loss": log["best_val_loss"]})
+        self.notes["finetune"] = {"settings": options.__dict__, "splits": logs}
+        return pd.concat(rows, ignore_index=True)
 
     def gene_embeddings(self) -> tuple[list[str], np.ndarray]:
         published = self._load()

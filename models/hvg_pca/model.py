@@ -1,13 +1,18 @@
-"""Baseline: log-normalised HVGs -> PCA (scIB's unintegrated embedding)."""
+"""Baseline: log-normalised HVGs -> PCA (scIB's unintegrated embedding); gene loadings as gene embeddings."""
 
 import anndata as ad
 import numpy as np
 
-from benchmark.data.preprocess import highly_variable, log_normalized, pca
+from benchmark.data.preprocess import highly_variable, log_normalized, pca_with_loadings
 from benchmark.model import Model
 
 
 class HvgPca(Model):
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         hvg = highly_variable(log_normalized(adata), int(self.params["n_top_genes"]))
-        return pca(hvg, int(self.params["n_comps"]), self.seed)
+        scores, self.loadings = pca_with_loadings(hvg, int(self.params["n_comps"]), self.seed)
+        return scores
+
+    def gene_embeddings(self) -> tuple[list[str], np.ndarray]:
+        """The PCA's gene loadings (highly variable genes only; other genes have none)."""
+        return list(self.loadings.index), self.loadings.to_numpy(dtype=np.float32)

@@ -10,6 +10,8 @@ from benchmark.config import check_config  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
 from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
+from benchmark.data.sources import resolve_data_dir  # noqa: E402
+from benchmark.tasks.plan import task_applies  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
 SPECS = discover(REPO / "models")
@@ -32,6 +34,11 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def applies(dataset, task, model):
+    """Only valid combinations become jobs (benchmark/tasks/plan.py)."""
+    return task_applies(task, CATALOG[dataset], SPECS[model])
+
+
 def score_paths():
     return [
         f"results/scores/{d}/{t}/{m}/seed{s}.tsv"
@@ -39,6 +46,7 @@ def score_paths():
         for t in CONFIG["tasks"]
         for m in CONFIG["models"]
         for s in CONFIG["seeds"]
+        if applies(d, t, m)
     ]
 
 
@@ -61,7 +69,12 @@ def benchmark_jobs():
                     {"stage": "embed", "dataset": d, "model": m, "seed": s,
                      "path": f"results/benchmarks/embed/{d}/{m}/seed{s}.tsv"}
                 )
-                for t in CONFIG["tasks"]:
+                if "finetune" in CONFIG["tasks"] and applies(d, "finetune", m):
+                    jobs.append(
+                        {"stage": "finetune", "dataset": d, "model": m, "seed": s,
+                         "path": f"results/benchmarks/finetune/{d}/{m}/seed{s}.tsv"}
+                    )
+                for t in (t for t in CONFIG["tasks"] if applies(d, t, m)):
                     jobs.append(
                         {"stage": "evaluate", "dataset": d, "model": m, "seed": s, "task": t,
                          "path": f"results/benchmarks/evaluate/{d}/{t}/{m}/seed{s}.tsv"}
@@ -112,6 +125,37 @@ def published_checkpoint(wildcards):
     """The `checkpoints.<model>` settings (with the model id), or None."""
     settings = CHECKPOINTS.get(wildcards.model)
     return {"model": wildcards.model, **settings} if settings else None
+
+
+def evaluate_inputs(wildcards):
+    """The dataset, the ontology, and what the task scores: the embedding, or the fine-tune predictions;
+    gene function also reads its label files (from the data directory)."""
+    inputs = {"dataset": f"results/data/{wildcards.dataset}/dataset.h5ad", **ONTOLOGY_FILES}
+    run = f"{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}"
+    if wildcards.task == "finetune":
+        inputs["embedding"] = f"results/finetune/{run}.tsv.gz"
+    else:
+        inputs["embedding"] = f"results/embed/{run}.h5ad"
+    if wildcards.task == "gene_function":
+        inputs.update(gene_function_files())
+    return inputs
+
+
+def gene_function_files():
+    """The gene-function label files, resolved against the data directory."""
+    settings = CONFIG["tasks"].get("gene_function") or {}
+    data_dir = resolve_data_dir(CONFIG["data_dir"])
+    files = {}
+    for key in ("go_annotations", "go_edges", "tissue"):
+        if settings.get(key):
+            path = Path(settings[key]).expanduser()
+            files[key] = str(path if path.is_absolute() or data_dir is None else data_dir / path)
+    return files
+
+
+def annotation_seed(wildcards):
+    """The annotation task's seed for this dataset: fine-tuning uses the probes' exact splits."""
+    return derive_seed(int(wildcards.seed), wildcards.dataset, "annotation")
 
 
 def task_seed(wildcards):

@@ -1,8 +1,6 @@
 rule evaluate:
     input:
-        dataset="results/data/{dataset}/dataset.h5ad",
-        embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
-        **ONTOLOGY_FILES,
+        unpack(evaluate_inputs),
     output:
         scores="results/scores/{dataset}/{task}/{model}/seed{seed}.tsv",
         details="results/details/{dataset}/{task}/{model}/seed{seed}.tsv.gz",

@@ -15,6 +15,7 @@ scores, details = evaluate(
     int(sm.wildcards.seed),
     sm.params.seed,
     ontology_paths=(sm.input.ontology_graph, sm.input.ontology_vectors),
+    resources={key: sm.input[key] for key in ("go_annotations", "go_edges", "tissue") if hasattr(sm.input, key)},
 )
 write_tsv(details, sm.output.details)
 write_tsv(scores, sm.output.scores)

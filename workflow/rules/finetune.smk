@@ -1,0 +1,31 @@
+rule finetune:
+    wildcard_constraints:
+        model=CLASS_MODELS,
+    input:
+        unpack(embed_inputs),
+    output:
+        predictions="results/finetune/{dataset}/{model}/seed{seed}.tsv.gz",
+        run_info="results/finetune/{dataset}/{model}/seed{seed}.json",
+    params:
+        spec=lambda wildcards: SPECS[wildcards.model],
+        model_params=lambda wildcards: SPECS[wildcards.model].params_with(
+            CONFIG["model_params"].get(wildcards.model)
+        ),
+        annotation=lambda wildcards: CONFIG["tasks"].get("annotation") or {},
+        settings=lambda wildcards: CONFIG["tasks"].get("finetune") or {},
+        seed=model_seed,
+        split_seed=annotation_seed,
+        published=published_checkpoint,
+    resources:
+        gpu=model_resource("gpu", 0),
+        mem_mb=model_resource("mem_mb", 4000),
+        runtime=model_resource("runtime", 60),
+    threads: 1
+    log:
+        "results/logs/finetune/{dataset}/{model}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/finetune/{dataset}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/benchmark.yaml"
+    script:
+        "../scripts/finetune.py"
