@@ -37,7 +37,10 @@ def check_report(workdir: Path, run: str, datasets: list[str], models: set[str] 
     assert (workdir / "reports" / run / "scores.tsv").exists()
     assert set(results["datasets"]) == set(datasets)
     covered = {(r["dataset"], r["task"], r["model"]) for r in results["task_scores"]}
-    assert covered == {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in models}
+    expected = {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in models}
+    if "finetune" in results["config"]["tasks"]:  # the models that can be fine-tuned, on labelled datasets
+        expected |= {(d, "finetune", m) for d in datasets for m in set(FOUNDATION) & models}
+    assert covered == expected
     return results
 
 
@@ -72,8 +75,13 @@ def test_test_config_end_to_end(tmp_path):
         "prepare_dataset",
         "pretrain",
         "embed",
+        "finetune",
         "evaluate",
     }
+    finetuned = {(r["model"], r["metric"]): r for r in results["finetune_comparison"] if r["dataset"] == "sim_small"}
+    assert {m for m, _ in finetuned} == set(FOUNDATION)  # zero-shot and fine-tuned side by side
+    assert all(r["zero_shot"] is not None and r["finetuned"] is not None for r in finetuned.values())
+    assert "Zero-shot vs fine-tuned annotation" in (tmp_path / "reports" / "test" / "leaderboard.html").read_text()
     sim = {r["model"]: r for r in results["task_scores"] if r["dataset"] == "sim_small" and r["task"] == "integration"}
     assert all(sim[m]["status"] == "ok" for m in FOUNDATION)  # the scFMs pretrained and embedded
     runs = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
