@@ -10,6 +10,16 @@ import torch
 from benchmark.data.sources import download, resolve_cache_dir, sha256_file
 from benchmark.errors import ConfigError
 
+# nn.TransformerEncoderLayer's parameter names (scFoundation, UCE) -> our encoder layer's
+TORCH_LAYER_KEYS = {
+    "self_attn.in_proj_weight": "qkv.weight",
+    "self_attn.in_proj_bias": "qkv.bias",
+    "self_attn.out_proj.weight": "attn_out.weight",
+    "self_attn.out_proj.bias": "attn_out.bias",
+    **{f"{a}.{p}": f"{b}.{p}" for a, b in (("linear1", "ffn_in"), ("linear2", "ffn_out"), ("norm1", "attn_norm"),
+                                           ("norm2", "ffn_norm")) for p in ("weight", "bias")},
+}  # fmt: skip
+
 
 class CheckpointFiles:
     """Files by role (``weights``, ``vocab``...): ``files.<role>`` in the settings, else a default

@@ -13,20 +13,12 @@ import csv
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
 from models.foundation.published import Published
-from models.foundation.published.files import CheckpointFiles, load_into, load_state, strict_rename
+from models.foundation.published.files import TORCH_LAYER_KEYS, CheckpointFiles, load_into, load_state, strict_rename
 from models.foundation.tokenizers import ContinuousValueTokenizer
 from models.foundation.transformer import EncoderConfig
 from models.foundation.vocabulary import Vocabulary
 
 UNUSED = ("decoder.", "decoder_embed.", "norm.", "to_final.", "token_emb.emb_pad.")
-LAYER_KEYS = {
-    "self_attn.in_proj_weight": "qkv.weight",
-    "self_attn.in_proj_bias": "qkv.bias",
-    "self_attn.out_proj.weight": "attn_out.weight",
-    "self_attn.out_proj.bias": "attn_out.bias",
-    **{f"{a}.{p}": f"{b}.{p}" for a, b in (("linear1", "ffn_in"), ("linear2", "ffn_out"), ("norm1", "attn_norm"),
-                                           ("norm2", "ffn_norm")) for p in ("weight", "bias")},
-}  # fmt: skip
 FIXED_KEYS = {
     "token_emb.mlp.weight": "embeddings.mlp.weight",
     "token_emb.mlp.bias": "embeddings.mlp.bias",
@@ -43,7 +35,7 @@ FIXED_KEYS = {
 def scfoundation_key_map(n_layers: int) -> dict[str, str]:
     mapping = dict(FIXED_KEYS)
     for i in range(n_layers):
-        for theirs, ours in LAYER_KEYS.items():
+        for theirs, ours in TORCH_LAYER_KEYS.items():
             mapping[f"encoder.transformer_encoder.{i}.{theirs}"] = f"encoder.layers.{i}.{ours}"
     return mapping
 

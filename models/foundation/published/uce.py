@@ -15,7 +15,14 @@ from torch import nn
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
 from models.foundation.published import Published
-from models.foundation.published.files import CheckpointFiles, load_into, load_plain_pickle, load_state, strict_rename
+from models.foundation.published.files import (
+    TORCH_LAYER_KEYS,
+    CheckpointFiles,
+    load_into,
+    load_plain_pickle,
+    load_state,
+    strict_rename,
+)
 from models.foundation.tokenizers import CellSentenceTokenizer
 from models.foundation.transformer import EncoderConfig
 from models.foundation.vocabulary import Vocabulary
@@ -25,14 +32,6 @@ CHROM_TOKEN_OFFSET = 143_574
 PROTEIN_FILES = {"human": "Homo_sapiens.GRCh38.gene_symbol_to_embedding_ESM2.pt",
                  "mouse": "Mus_musculus.GRCm39.gene_symbol_to_embedding_ESM2.pt"}  # fmt: skip
 UNUSED = ("binary_decoder.", "gene_embedding_layer.")
-LAYER_KEYS = {
-    "self_attn.in_proj_weight": "qkv.weight",
-    "self_attn.in_proj_bias": "qkv.bias",
-    "self_attn.out_proj.weight": "attn_out.weight",
-    "self_attn.out_proj.bias": "attn_out.bias",
-    **{f"{a}.{p}": f"{b}.{p}" for a, b in (("linear1", "ffn_in"), ("linear2", "ffn_out"), ("norm1", "attn_norm"),
-                                           ("norm2", "ffn_norm")) for p in ("weight", "bias")},
-}  # fmt: skip
 
 
 def _full_block(n_in: int, n_out: int) -> nn.Sequential:
@@ -44,7 +43,7 @@ def uce_key_map(state: dict, n_layers: int) -> dict[str, str]:
                "encoder.0.weight": "embeddings.project.weight", "encoder.0.bias": "embeddings.project.bias",
                "encoder.2.weight": "embeddings.norm.weight", "encoder.2.bias": "embeddings.norm.bias"}  # fmt: skip
     for i in range(n_layers):
-        for theirs, ours in LAYER_KEYS.items():
+        for theirs, ours in TORCH_LAYER_KEYS.items():
             mapping[f"transformer_encoder.layers.{i}.{theirs}"] = f"encoder.layers.{i}.{ours}"
     mapping.update({k: "readout." + k[len("decoder.") :] for k in state if k.startswith("decoder.")})
     return mapping
