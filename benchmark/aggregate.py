@@ -60,10 +60,20 @@ def read_run_infos(jobs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+def effective_task_weights(tasks: pd.DataFrame, config: dict) -> dict[str, float]:
+    """The weight of each task in the overall score: the config's, else 1 for tasks every model takes
+    part in and 0 for the others (fine-tuning and gene function exist for some models only: counting
+    them would score models on different task sets). Raise a weight in the config or the page to count it."""
+    models = set(config["models"])
+    shared = {t for t, group in tasks.groupby("task") if set(group["model"]) >= models}
+    defaults = {t: 1.0 if t in shared else 0.0 for t in config["tasks"]}
+    return {**defaults, **{t: float(w) for t, w in config["scoring"]["task_weights"].items()}}
+
+
+def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
     """ε-non-dominated fronts (seed means): per (dataset, task) on the task's objectives (integration:
     bio and batch; other tasks: their scored metrics), per dataset on task scores, overall on task
-    scores averaged over datasets."""
+    scores averaged over datasets; the last two on the tasks with a positive weight."""
     rows = []
     ok = scores[(scores["status"] == "ok") & scores["scored"]]
     for (dataset, task), group in ok.groupby(["dataset", "task"], sort=True):
@@ -73,6 +83,7 @@ def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
             objectives = objectives[[c for c in ("bio", "batch") if c in objectives]]
         rows += _front_rows(fronts(objectives), scope="task", dataset=dataset, task=task)
     scored = tasks.dropna(subset=["score"])
+    scored = scored[scored["task"].map(lambda t: weights.get(t, 1.0) > 0)]
     for dataset, group in scored.groupby("dataset", sort=True):
         rows += _front_rows(fronts(group.groupby(["model", "task"])["score"].mean().unstack()), "dataset", dataset)
     per_task = scored.groupby(["model", "task"])["score"].mean().unstack()
@@ -134,9 +145,10 @@ def aggregate(
     roles = {m: specs[m].control_roles for m in config["models"]}
     scores = scale_scores(read_scores(score_paths), metrics, roles)
     tasks = task_scores(scores, config["scoring"]["bio_weight"])
-    overall = overall_scores(tasks, config["scoring"]["task_weights"])
+    weights = effective_task_weights(tasks, config)
+    overall = overall_scores(tasks, weights)
     ranking = rank_models(overall, config["models"], len(config["datasets"]))
-    front_table = all_fronts(scores, tasks)
+    front_table = all_fronts(scores, tasks, weights)
     overall_front = front_table[front_table["scope"] == "overall"].set_index("model")["front"]
     ranking["front"] = ranking["model"].map(overall_front)
     ranking = ranking.join(rank_intervals(overall), on="model")
@@ -164,6 +176,7 @@ def aggregate(
             for m in config["models"]
         },
         "metrics": metrics,
+        "task_weights": weights,
         "scores": _records(scores.drop(columns=["seconds"])),
         "task_scores": _records(summarize_over_seeds(tasks)),
         "ranking": _records(ranking),

@@ -189,3 +189,15 @@ def test_ties_share_a_rank():
     overall = pd.DataFrame({"model": ["A", "B", "C"], "seed": 0, "score": [0.5, 0.5, 0.1], "n_datasets": 1})
     ranks = rank_models(overall, ["A", "B", "C"], 1).set_index("model")["rank"]
     assert ranks.to_dict() == {"A": 1.0, "B": 1.0, "C": 3.0}
+
+
+def test_tasks_only_some_models_take_part_in_default_to_weight_zero():
+    from benchmark.aggregate import effective_task_weights
+
+    tasks = pd.DataFrame({"task": ["integration", "integration", "finetune", "cancer", "cancer"],
+                          "model": ["a", "b", "a", "a", "b"]})  # fmt: skip
+    config = {"models": ["a", "b"], "tasks": {"integration": {}, "finetune": {}, "cancer": {}},
+              "scoring": {"task_weights": {}}}  # fmt: skip
+    assert effective_task_weights(tasks, config) == {"integration": 1.0, "finetune": 0.0, "cancer": 1.0}
+    config["scoring"]["task_weights"] = {"finetune": 2.0, "integration": 0.5}
+    assert effective_task_weights(tasks, config) == {"integration": 0.5, "finetune": 2.0, "cancer": 1.0}

@@ -60,7 +60,7 @@ def _page_data(results: dict) -> dict:
         "scores": [{k: row.get(k) for k in SCORE_FIELDS} for row in results["scores"]],
         "scoring": {
             "bio_weight": results["config"]["scoring"]["bio_weight"],
-            "task_weights": results["config"]["scoring"]["task_weights"],
+            "task_weights": results["task_weights"],
         },
         "epsilon": EPSILON,
         "status": status,

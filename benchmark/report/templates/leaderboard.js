@@ -127,7 +127,7 @@
     return front;
   }
   function overallObjectives(tasks) {
-    const taskIds = DATA.task_ids.filter((t) => state.tasks.has(t));
+    const taskIds = DATA.task_ids.filter((t) => state.tasks.has(t) && weightOf(t) > 0);
     const out = new Map();
     for (const [model, rows] of group(tasks.filter((r) => r.score !== null), (r) => r.model)) {
       const vector = taskIds.map((t) => mean(rows.filter((r) => r.task === t).map((r) => r.score)));
