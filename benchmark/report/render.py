@@ -78,9 +78,11 @@ def _group(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
 
 def _views(results: dict) -> dict:
     controls: dict = defaultdict(lambda: {"negative": [], "positive": []})
+    kinds = {info["kind"] for info in results["metrics"].values()}  # only the kinds this run measures
     for info in results["models"].values():
         for kind, role in info.get("control_roles", {}).items():
-            controls[kind][role].append(info["name"])
+            if kind in kinds:
+                controls[kind][role].append(info["name"])
     resources = defaultdict(dict)
     for row in results["resources"]:
         stage = row["stage"] + (f" {row['task']}" if row.get("task") else "")
