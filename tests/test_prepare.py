@@ -62,12 +62,13 @@ def test_counts_layer_is_used():
     assert np.all(out.X.data == np.round(out.X.data))
 
 
-def test_nan_values_are_rejected():
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_infinite_values_are_rejected(bad):
     raw = raw_input()
     dense = raw.X.toarray()
-    dense[0, 0] = np.nan
+    dense[1, 2] = bad
     raw.X = sparse.csr_matrix(dense)
-    with pytest.raises(ContractError, match="NaN or infinite"):
+    with pytest.raises(ContractError, match="dataset 'toy': the expression matrix holds NaN or infinite values"):
         standardize(raw, "toy", entry(counts=False), "dataset 'toy'")
 
 
@@ -150,15 +151,6 @@ def test_real_dataset_prepares(data_dir):
     assert adata.obs["batch"].nunique() == 3 and adata.obs["cell_type"].nunique() == 9
     assert adata.obs["cell_type_ontology_term_id"].str.startswith("CL:").all()
     assert isinstance(adata.obs, pd.DataFrame) and adata.n_obs > 1000
-
-
-def test_infinite_values_are_rejected():
-    raw = raw_input()
-    dense = raw.X.toarray()
-    dense[1, 2] = np.inf
-    raw.X = sparse.csr_matrix(dense)
-    with pytest.raises(ContractError, match="dataset 'toy': the expression matrix holds NaN or infinite values"):
-        standardize(raw, "toy", entry(counts=False), "dataset 'toy'")
 
 
 def test_missing_label_key_names_the_field():

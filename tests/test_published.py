@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from benchmark.errors import ConfigError
 from benchmark.registry import discover, load_class
-from models.foundation.extract import embed_cells
+from models.foundation.extract import embed_cells, tokenize_cells
 from models.foundation.plugin import FoundationPlugin, dataset_gene_ids
 from models.foundation.published import load_published
 from models.foundation.vocabulary import map_genes
@@ -58,13 +58,8 @@ def _dictionaries(folder, specials: list[str]) -> tuple[dict, dict]:
 def _hf_reference_embedding(hf_model, published, adata, layer: int, pooling: str) -> np.ndarray:
     """Tokens from our tokenizer, hidden states from Hugging Face, pooled as the published code does."""
     gene_map = map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, "ensembl"), "x")
-    slots = {g: s for s, g in enumerate(published.tokenizer.vocabulary.genes)}
-    slot = [slots[published.tokenizer.vocabulary.tokens[t]] for t in gene_map.token_ids]
     rows = []
-    for i in range(adata.n_obs):
-        counts = np.zeros(len(slots))
-        counts[slot] = adata.X[i].toarray().ravel()[gene_map.columns]
-        cell = published.tokenizer.cell(counts, float(adata.X[i].sum()), np.random.default_rng(0))
+    for cell in tokenize_cells(published.tokenizer, adata, gene_map, np.arange(adata.n_obs), 0):
         with torch.no_grad():
             out = hf_model(input_ids=torch.from_numpy(cell.ids)[None], output_hidden_states=True)
         states = out.hidden_states[layer][0]
@@ -216,11 +211,7 @@ def test_scgpt_folder_matches_reference_forward(tmp_path):
     adata.X = sparse.csr_matrix(dense)
     ours = _our_embedding(published, adata, {"pooling": "cls", "layer": -1, "normalize": False})
     gene_map = map_genes(published.tokenizer.vocabulary, list(adata.var_names), "scgpt")
-    cells = []
-    for i in range(adata.n_obs):
-        counts = np.zeros(N_GENES)
-        counts[gene_map.token_ids] = adata.X[i].toarray().ravel()[gene_map.columns]  # gene slot == token id here
-        cells.append(published.tokenizer.cell(counts, 0.0, np.random.default_rng([0, i])))
+    cells = tokenize_cells(published.tokenizer, adata, gene_map, np.arange(adata.n_obs), 0)
     assert max(len(c.ids) for c in cells) == 30 and cells[0].values[0] == -2.0
     batch = published.tokenizer.collate(cells)
     expected = _scgpt_reference(state, batch.ids, batch.values, ~batch.keep, 2, 4)[:, 0]
@@ -499,14 +490,7 @@ def test_uce_matches_reference_forward_with_its_padding_quirk(tmp_path):
                        map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, "symbol_upper"), "uce"),
                        "cls", -1, 64, 0, "cpu", True)  # fmt: skip
     gene_map = map_genes(published.tokenizer.vocabulary, [s.upper() for s in adata.var_names], "uce")
-    slots = {g: i for i, g in enumerate(published.tokenizer.vocabulary.genes)}
-    cells = []
-    for i in range(adata.n_obs):
-        counts = np.zeros(len(slots))
-        counts[[slots[published.tokenizer.vocabulary.tokens[t]] for t in gene_map.token_ids]] = (
-            adata.X[i].toarray().ravel()[gene_map.columns]
-        )
-        cells.append(published.tokenizer.cell(counts, counts.sum(), np.random.default_rng([0, i])))
+    cells = tokenize_cells(published.tokenizer, adata, gene_map, np.arange(adata.n_obs), 0)
     batch = published.tokenizer.collate(cells)
     assert not batch.keep.all()  # cells of different lengths: the batch is padded
     with torch.no_grad():

@@ -14,7 +14,7 @@ from models.foundation.extract import embed_cells, gene_embeddings, tokenize_cel
 from models.foundation.finetune import FinetuneSettings, finetune_split
 from models.foundation.pretrain import pretrain
 from models.foundation.published import Published, load_published
-from models.foundation.vocabulary import map_genes
+from models.foundation.vocabulary import GeneMap, map_genes
 
 
 class FoundationPlugin(Model):
@@ -34,19 +34,28 @@ class FoundationPlugin(Model):
         if self.checkpoint is None:
             raise ValueError(f"{self.family}: no checkpoint was given (model.yaml `checkpoint`)")
         model, tokenizer, _ = load_checkpoint(self.checkpoint, self.device)
-        return Published(model, tokenizer, {k: self.params[k] for k in ("pooling", "layer", "normalize")})
+        return Published(model, tokenizer, self._params_extraction())
 
     def _extraction(self, published: Published) -> dict:
-        if isinstance(self.checkpoint, dict) and self.checkpoint.get("extraction", "published") == "published":
-            return published.extraction
+        """The published way to make a cell embedding, unless the config asks for model.yaml's."""
+        if isinstance(self.checkpoint, dict) and self.checkpoint.get("extraction") == "model":
+            return self._params_extraction()
+        return published.extraction
+
+    def _params_extraction(self) -> dict:
         return {k: self.params[k] for k in ("pooling", "layer", "normalize")}
 
-    def embed(self, adata: ad.AnnData) -> np.ndarray:
+    def _setup(self, adata: ad.AnnData) -> tuple[Published, GeneMap, dict]:
+        """The loaded model, the dataset's genes mapped onto its vocabulary, and the extraction."""
         published = self._load()
         gene_map = map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, published.gene_key), self.family)
         self.notes["gene_overlap"] = gene_map.report()
         extraction = self._extraction(published)
         self.notes["extraction"] = extraction
+        return published, gene_map, extraction
+
+    def embed(self, adata: ad.AnnData) -> np.ndarray:
+        published, gene_map, extraction = self._setup(adata)
         self.notes["checkpoint"] = self.checkpoint if isinstance(self.checkpoint, dict) else "pretrained in this run"
         return embed_cells(
             published.model, published.tokenizer, adata, gene_map, str(extraction["pooling"]),
@@ -56,9 +65,7 @@ class FoundationPlugin(Model):
 
     def finetune(self, adata: ad.AnnData, labels: np.ndarray, splits: list, settings: dict) -> pd.DataFrame:
         """Fine-tune on each split's training cells; the test cells' predictions, one row per cell."""
-        published = self._load()
-        gene_map = map_genes(published.tokenizer.vocabulary, dataset_gene_ids(adata, published.gene_key), self.family)
-        extraction = self._extraction(published)
+        published, gene_map, extraction = self._setup(adata)
         cells = tokenize_cells(published.tokenizer, adata, gene_map, np.arange(adata.n_obs), self.seed)
         classes, codes = np.unique(labels, return_inverse=True)
         options = FinetuneSettings.from_config(settings)
