@@ -138,7 +138,10 @@ def aggregate(
 ) -> tuple[dict, pd.DataFrame]:
     """Build the results document (validated against results.schema.yaml) and the long score table."""
     datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
-    corpus = {m: list(config["pretrain"]["corpus"]) for m in config["models"] if specs[m].checkpoint == "pretrain"}
+    pretrained_here = [
+        m for m in config["models"] if specs[m].checkpoint == "pretrain" and m not in config["checkpoints"]
+    ]
+    corpus = {m: list(config["pretrain"]["corpus"]) for m in pretrained_here}
     for dataset, info in datasets.items():  # a dataset a model pretrained on flatters it: say so
         info["in_pretraining_corpus_of"] = sorted(m for m, names in corpus.items() if dataset in names)
     metrics = metric_info(config)
