@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -10,10 +11,19 @@ import scib_metrics
 from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.decomposition import PCA
 
+from metrics import silhouette
 from metrics.base import Metric
 from metrics.rogi import label_rogi
 from metrics.scgraph import scgraph_ontorwr
 from metrics.scib import N_NEIGHBORS, SCIB_DEFAULT, SCIB_METRICS, exact_neighbors
+
+
+class Cells(NamedTuple):
+    """An embedding's rows with their labels and batches (all cells, or a subsample)."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    batches: np.ndarray
 
 
 @dataclass
@@ -29,6 +39,7 @@ class IntegrationInput:
     include_diagonal: bool = False
     rogi_cells: int = 1000
     rogi_pcs: int = 10
+    quadratic_cells: int = 50_000
     seed: int = 0
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -38,6 +49,24 @@ class IntegrationInput:
 
     def knn(self, k: int) -> NeighborsResults:
         return self.neighbors.subset_neighbors(n=min(k, self.neighbors.indices.shape[1]))
+
+    @cached_property
+    def quadratic(self) -> Cells:
+        """What metrics quadratic in the number of cells (silhouettes) see: every cell up to
+        ``quadratic_cells``, above that a seeded uniform subsample of that size (recorded in details)."""
+        n = len(self.X)
+        if n <= self.quadratic_cells:
+            return Cells(self.X, self.labels, self.batches)
+        cells = np.sort(np.random.default_rng(self.seed).choice(n, size=self.quadratic_cells, replace=False))
+        self.details["subsample"] = pd.DataFrame(
+            {"metrics": ["silhouettes"], "n_cells": [n], "n_used": [self.quadratic_cells], "seed": [self.seed]}
+        )
+        return Cells(self.X[cells], self.labels[cells], self.batches[cells])
+
+    @cached_property
+    def label_silhouettes(self) -> np.ndarray:
+        """Cell-type silhouettes of ``quadratic``, shared by silhouette label and isolated labels."""
+        return silhouette.label_silhouettes(self.quadratic.X, self.quadratic.labels)
 
     @cached_property
     def kmeans_nmi_ari(self) -> dict[str, float]:

@@ -24,6 +24,7 @@ def evaluate_integration(ctx: TaskContext) -> list[dict]:
         include_diagonal=bool(config.get("scgraph_include_diagonal", False)),
         rogi_cells=int(config.get("rogi_cells", 1000)),
         rogi_pcs=int(config.get("rogi_pcs", 10)),
+        quadratic_cells=int(config.get("quadratic_cells", 50_000)),
         seed=ctx.seed,
     )
     problems = {

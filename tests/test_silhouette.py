@@ -1,0 +1,80 @@
+"""Our BLAS silhouettes against scib-metrics' JAX ones (the reference), and the atlas subsample."""
+
+import numpy as np
+import pytest
+import scib_metrics
+from scib_metrics.utils import silhouette_samples as reference_samples
+
+from metrics import silhouette
+from metrics.integration import INTEGRATION_METRICS, IntegrationInput
+
+
+@pytest.fixture(scope="module")
+def cells():
+    rng = np.random.default_rng(3)
+    labels = rng.choice(["a", "b", "c", "d"], size=900, p=[0.4, 0.3, 0.2, 0.1])
+    batches = rng.choice(["x", "y", "z"], size=900)
+    centres = {"a": 0.0, "b": 1.5, "c": 3.0, "d": -2.0}
+    X = rng.normal(size=(900, 12)) + np.array([centres[label] for label in labels])[:, None]
+    X[:, 0] += (batches == "y") * 0.7
+    labels[batches == "z"] = np.where(labels[batches == "z"] == "d", "a", labels[batches == "z"])  # d: 2 batches
+    return X.astype(np.float32), labels, batches
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("between", ["nearest", "mean_other", "furthest"])
+def test_samples_equal_scib_metrics(cells, metric, between):
+    X, labels, _ = cells
+    ours = silhouette.silhouette_samples(X, labels, metric, between)
+    reference = reference_samples(X, labels, metric=metric, between_cluster_distances=between)
+    np.testing.assert_allclose(ours, reference, atol=2e-6)
+
+
+def test_small_chunks_give_the_same_sums(cells, monkeypatch):
+    X, labels, _ = cells
+    codes = np.unique(labels, return_inverse=True)[1]
+    whole = silhouette.group_distance_sums(X, codes, 4)
+    monkeypatch.setattr(silhouette, "CHUNK_ELEMENTS", 7 * len(X))  # 7 rows per block, many threads' worth
+    np.testing.assert_allclose(silhouette.group_distance_sums(X, codes, 4), whole, rtol=1e-12)
+
+
+def test_singleton_group_scores_zero_as_in_scib_metrics():
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [9.0, 9.0]])
+    labels = np.array(["a", "a", "b", "b", "lonely"])
+    ours = silhouette.silhouette_samples(X, labels)
+    assert ours[-1] == 0.0
+    np.testing.assert_allclose(ours, reference_samples(X, labels), atol=1e-6)
+
+
+def test_metric_values_equal_scib_metrics(cells):
+    X, labels, batches = cells
+    widths = silhouette.label_silhouettes(X, labels)
+    assert silhouette.silhouette_label(widths) == pytest.approx(scib_metrics.silhouette_label(X, labels), abs=1e-6)
+    assert silhouette.isolated_labels(widths, labels, batches) == pytest.approx(
+        scib_metrics.isolated_labels(X, labels, batches), abs=1e-6
+    )
+    assert silhouette.batch_silhouette(X, labels, batches) == pytest.approx(
+        scib_metrics.silhouette_batch(X, labels, batches), abs=1e-6
+    )
+    assert silhouette.batch_silhouette(X, labels, batches, "cosine", "mean_other") == pytest.approx(
+        scib_metrics.bras(X, labels, batches), abs=1e-6
+    )
+
+
+def test_batch_silhouette_without_any_mixed_label_is_an_error():
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(ValueError, match="more than one batch"):
+        silhouette.batch_silhouette(X, np.array(["a", "a", "b", "b"]), np.array(["x", "x", "y", "y"]))
+
+
+def test_atlas_subsample_is_seeded_recorded_and_used(cells):
+    X, labels, batches = cells
+    inputs = IntegrationInput(X, labels, batches, X, quadratic_cells=300, seed=4)
+    value = INTEGRATION_METRICS["silhouette_label"].fn(inputs)
+    chosen = np.sort(np.random.default_rng(4).choice(len(X), size=300, replace=False))
+    assert value == pytest.approx(scib_metrics.silhouette_label(X[chosen], labels[chosen]), abs=1e-6)
+    record = inputs.details["subsample"].iloc[0]
+    assert (record["n_cells"], record["n_used"], record["seed"]) == (900, 300, 4)
+    full = IntegrationInput(X, labels, batches, X)
+    assert INTEGRATION_METRICS["silhouette_label"].fn(full) != pytest.approx(value, abs=1e-6)
+    assert "subsample" not in full.details
