@@ -15,7 +15,7 @@ from metrics import silhouette
 from metrics.base import Metric
 from metrics.rogi import label_rogi
 from metrics.scgraph import scgraph_ontorwr
-from metrics.scib import N_NEIGHBORS, SCIB_DEFAULT, SCIB_METRICS, exact_neighbors
+from metrics.scib import EXACT_KNN_CELLS, N_NEIGHBORS, SCIB_DEFAULT, SCIB_METRICS, neighbors
 
 
 class Cells(NamedTuple):
@@ -40,12 +40,22 @@ class IntegrationInput:
     rogi_cells: int = 1000
     rogi_pcs: int = 10
     quadratic_cells: int = 50_000
+    exact_knn_cells: int = EXACT_KNN_CELLS
     seed: int = 0
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @cached_property
     def neighbors(self) -> NeighborsResults:
-        return exact_neighbors(self.X, N_NEIGHBORS)
+        """The one kNN graph of this embedding: exact up to ``exact_knn_cells``, else pynndescent (recorded)."""
+        if len(self.X) > self.exact_knn_cells:
+            self._record("neighbours", "pynndescent (approximate)", len(self.X))
+        return neighbors(self.X, N_NEIGHBORS, self.exact_knn_cells, self.seed)
+
+    def _record(self, step: str, method: str, n_used: int) -> None:
+        """Note in details how an atlas-sized input was handled (subsample size, approximate search)."""
+        row = pd.DataFrame({"step": [step], "method": [method], "n_cells": [len(self.X)], "n_used": [n_used],
+                            "seed": [self.seed]})  # fmt: skip
+        self.details["scale"] = pd.concat([self.details.get("scale"), row], ignore_index=True)
 
     def knn(self, k: int) -> NeighborsResults:
         return self.neighbors.subset_neighbors(n=min(k, self.neighbors.indices.shape[1]))
@@ -58,9 +68,7 @@ class IntegrationInput:
         if n <= self.quadratic_cells:
             return Cells(self.X, self.labels, self.batches)
         cells = np.sort(np.random.default_rng(self.seed).choice(n, size=self.quadratic_cells, replace=False))
-        self.details["subsample"] = pd.DataFrame(
-            {"metrics": ["silhouettes"], "n_cells": [n], "n_used": [self.quadratic_cells], "seed": [self.seed]}
-        )
+        self._record("silhouettes", "seeded uniform subsample", self.quadratic_cells)
         return Cells(self.X[cells], self.labels[cells], self.batches[cells])
 
     @cached_property

@@ -26,6 +26,8 @@ from metrics import silhouette
 from metrics.base import Metric
 
 N_NEIGHBORS = 90  # scib-metrics' Benchmarker: 90, subset to 15 (graph), 50 (kBET), 90 (LISI)
+EXACT_KNN_CELLS = 100_000  # above: pynndescent (exact search is quadratic: ~200 s at 200k cells on 2 cores)
+PYNNDESCENT = scib_metrics.nearest_neighbors.pynndescent
 
 # Reuse JAX's compiled kernels across evaluate jobs (each is a new process): ~13 s saved per job.
 if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
@@ -41,16 +43,23 @@ def exact_neighbors(X: np.ndarray, n_neighbors: int) -> NeighborsResults:
     return NeighborsResults(indices=indices, distances=distances)
 
 
+def neighbors(X: np.ndarray, n_neighbors: int, exact_max: int = EXACT_KNN_CELLS, seed: int = 0) -> NeighborsResults:
+    """Exact kNN up to ``exact_max`` cells; above, pynndescent (scib-metrics' own default) on all cores."""
+    if len(X) <= exact_max:
+        return exact_neighbors(X, n_neighbors)
+    return PYNNDESCENT(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=os.cpu_count() or 1)
+
+
 @contextmanager
-def exact_diffusion_neighbors() -> Iterator[None]:
-    """Let kBET's diffusion-map kNN use exact search instead of pynndescent.
+def exact_diffusion_neighbors(exact_max: int = EXACT_KNN_CELLS) -> Iterator[None]:
+    """Let kBET's diffusion-map kNN use exact search instead of pynndescent (up to ``exact_max`` cells).
 
     scib-metrics' ``kbet_per_label`` finds neighbours in a diffusion-map embedding with pynndescent,
     whose numba kernels recompile in every new process (~20 s here). Exact search gives the true
     neighbour sets (pynndescent approximates them) at a fraction of the cost on benchmark-sized data.
     """
     original = scib_metrics.nearest_neighbors.pynndescent
-    scib_metrics.nearest_neighbors.pynndescent = lambda X, n_neighbors, **_: exact_neighbors(X, n_neighbors)
+    scib_metrics.nearest_neighbors.pynndescent = lambda X, n_neighbors, **_: neighbors(X, n_neighbors, exact_max)
     try:
         yield
     finally:
@@ -58,7 +67,7 @@ def exact_diffusion_neighbors() -> Iterator[None]:
 
 
 def _kbet(d) -> float:
-    with exact_diffusion_neighbors():
+    with exact_diffusion_neighbors(d.exact_knn_cells):
         return scib_metrics.kbet_per_label(d.knn(50), d.batches, d.labels)
 
 

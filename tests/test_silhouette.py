@@ -5,7 +5,7 @@ import pytest
 import scib_metrics
 from scib_metrics.utils import silhouette_samples as reference_samples
 
-from metrics import silhouette
+from metrics import scib, silhouette
 from metrics.integration import INTEGRATION_METRICS, IntegrationInput
 
 
@@ -73,8 +73,25 @@ def test_atlas_subsample_is_seeded_recorded_and_used(cells):
     value = INTEGRATION_METRICS["silhouette_label"].fn(inputs)
     chosen = np.sort(np.random.default_rng(4).choice(len(X), size=300, replace=False))
     assert value == pytest.approx(scib_metrics.silhouette_label(X[chosen], labels[chosen]), abs=1e-6)
-    record = inputs.details["subsample"].iloc[0]
-    assert (record["n_cells"], record["n_used"], record["seed"]) == (900, 300, 4)
+    record = inputs.details["scale"].iloc[0]
+    assert (record["step"], record["n_cells"], record["n_used"], record["seed"]) == ("silhouettes", 900, 300, 4)
     full = IntegrationInput(X, labels, batches, X)
     assert INTEGRATION_METRICS["silhouette_label"].fn(full) != pytest.approx(value, abs=1e-6)
-    assert "subsample" not in full.details
+    assert "scale" not in full.details
+
+
+def test_neighbour_graph_is_approximate_only_above_the_threshold_and_recorded(cells, monkeypatch):
+    X, labels, batches = cells
+    calls = []
+
+    def fake_pynndescent(X, n_neighbors, random_state, n_jobs):
+        calls.append((len(X), n_neighbors, random_state))
+        return scib.exact_neighbors(X, n_neighbors)
+
+    monkeypatch.setattr(scib, "PYNNDESCENT", fake_pynndescent)
+    assert IntegrationInput(X, labels, batches, X, exact_knn_cells=900).neighbors.indices.shape == (900, 90)
+    assert calls == []
+    large = IntegrationInput(X, labels, batches, X, exact_knn_cells=899, seed=2)
+    assert large.neighbors.indices.shape == (900, 90)
+    assert calls == [(900, 90, 2)]
+    assert large.details["scale"]["method"].tolist() == ["pynndescent (approximate)"]

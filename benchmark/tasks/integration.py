@@ -5,6 +5,7 @@ from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
 from metrics.integration import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
+from metrics.scib import EXACT_KNN_CELLS
 
 
 def integration_metrics(task_config: dict) -> list[Metric]:
@@ -25,6 +26,7 @@ def evaluate_integration(ctx: TaskContext) -> list[dict]:
         rogi_cells=int(config.get("rogi_cells", 1000)),
         rogi_pcs=int(config.get("rogi_pcs", 10)),
         quadratic_cells=int(config.get("quadratic_cells", 50_000)),
+        exact_knn_cells=int(config.get("exact_knn_cells", EXACT_KNN_CELLS)),
         seed=ctx.seed,
     )
     problems = {
