@@ -42,7 +42,7 @@ def load_external(source: dict, dataset: ad.AnnData, data_dir: Path | None) -> n
 
 def import_embedding(dataset_path: str, source: dict | None, data_dir: Path | None, output: str, run_info: str) -> str:
     """Write the embedding contract for an external embedding; problems become a failed status."""
-    dataset = read_dataset(dataset_path)
+    dataset = read_dataset(dataset_path, x=False)
     start = time.perf_counter()
     embedding, status, message = None, "ok", ""
     try:

@@ -89,6 +89,8 @@ def embed_dataset(
     ``run_info``, when given, receives the run record and status as JSON.
     """
     adata = read_dataset(str(dataset_path))
+    # The model gets the dataset itself (no copy: at a million cells X is gigabytes), so keep what is written below.
+    cells, genes, dataset_id = adata.obs_names.copy(), adata.var.copy(), adata.uns["dataset"]["id"]
     device = device_name()
     start = time.perf_counter()
     embedding, status, message, model, gene_table = None, "ok", "", None, None
@@ -98,30 +100,31 @@ def embed_dataset(
         if isinstance(checkpoint, Path):
             checkpoint = str(checkpoint)
         model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint)
-        embedding = validate_embedding(model.embed(adata.copy()), adata.n_obs, spec.id)
-        gene_table = gene_embedding_table(model, spec, adata)
+        embedding = validate_embedding(model.embed(adata), len(cells), spec.id)
+        gene_table = gene_embedding_table(model, spec, genes)
     except NotApplicable as reason:
         status, message = "not_applicable", str(reason)
     except Exception as error:  # one failed model never stops the others
         status, message = "failed", f"{type(error).__name__}: {error}"
-        log.error("model %s failed on %s:\n%s", spec.id, adata.uns["dataset"]["id"], traceback.format_exc())
+        log.error("model %s failed on %s:\n%s", spec.id, dataset_id, traceback.format_exc())
     wall = time.perf_counter() - start
+    del adata
 
-    var = pd.DataFrame(index=adata.var_names if gene_table is not None else pd.Index([], dtype=str))
-    out = ad.AnnData(obs=pd.DataFrame(index=adata.obs_names), var=var)
+    var = pd.DataFrame(index=genes.index if gene_table is not None else pd.Index([], dtype=str))
+    out = ad.AnnData(obs=pd.DataFrame(index=cells), var=var)
     if embedding is not None:
         out.obsm["X_emb"] = embedding
     if gene_table is not None:
-        out.varm["gene_emb"] = gene_table.reindex(adata.var_names).to_numpy(dtype=np.float32)  # NaN: unknown gene
+        out.varm["gene_emb"] = gene_table.reindex(genes.index).to_numpy(dtype=np.float32)  # NaN: unknown gene
     out.uns["status"] = {"status": status, "message": message}
     out.uns["run"] = {
         "model": spec.id,
-        "dataset": adata.uns["dataset"]["id"],
+        "dataset": dataset_id,
         "params": json.dumps(params, sort_keys=True),
         "seed": seed,
         "device": device,
         "wall_time_s": wall,
-        "cells_per_s": adata.n_obs / wall if wall > 0 else 0.0,
+        "cells_per_s": len(cells) / wall if wall > 0 else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": _peak_gpu_mb(),
         "versions": package_versions(RECORDED_PACKAGES),
@@ -135,16 +138,16 @@ def embed_dataset(
     return status
 
 
-def gene_embedding_table(model, spec: ModelSpec, adata: ad.AnnData) -> pd.DataFrame | None:
-    """The model's gene embeddings (models with the `gene_embed` capability), one row per gene."""
+def gene_embedding_table(model, spec: ModelSpec, var: pd.DataFrame) -> pd.DataFrame | None:
+    """The model's gene embeddings (models with the `gene_embed` capability), one row per gene of ``var``."""
     if "gene_embed" not in spec.capabilities:
         return None
     names, matrix = model.gene_embeddings()
     table = pd.DataFrame(np.asarray(matrix, dtype=np.float32), index=pd.Index(names))
     table = table[~table.index.duplicated()]
-    if not table.index.isin(adata.var_names).any() and "gene_id" in adata.var:  # an Ensembl-id vocabulary
-        ids = [str(g).split(".")[0] for g in adata.var["gene_id"]]
-        table = table.reindex(ids).set_axis(adata.var_names)
+    if not table.index.isin(var.index).any() and "gene_id" in var:  # an Ensembl-id vocabulary
+        ids = [str(g).split(".")[0] for g in var["gene_id"]]
+        table = table.reindex(ids).set_axis(var.index)
     return table
 
 

@@ -1,6 +1,7 @@
 """The dataset contract: what every prepared dataset holds, checked on write and on read."""
 
 import anndata as ad
+import h5py
 import numpy as np
 from scipy import sparse
 
@@ -11,8 +12,11 @@ X_KINDS = ("counts", "log_normalized")
 UNLABELLED = "unknown"
 
 
-def validate_dataset(adata: ad.AnnData, where: str) -> None:
-    """Raise :class:`ContractError` naming ``where`` (dataset id and file) if the contract is broken."""
+def validate_dataset(adata: ad.AnnData, where: str, x: bool = True) -> None:
+    """Raise :class:`ContractError` naming ``where`` (dataset id and file) if the contract is broken.
+
+    ``x=False`` checks everything but the matrix (for a dataset read without it).
+    """
     info = adata.uns.get("dataset")
     if not isinstance(info, dict) or "id" not in info:
         raise ContractError(f"{where}: uns['dataset'] is missing; prepare the dataset with prepare_dataset")
@@ -21,21 +25,11 @@ def validate_dataset(adata: ad.AnnData, where: str) -> None:
             f"{where}: the dataset is empty ({adata.n_obs} cells x {adata.n_vars} genes) after QC; "
             "check the input file or lower `qc.min_genes` / `qc.min_cells` in the config"
         )
-    if not sparse.issparse(adata.X) or adata.X.format != "csr":
-        raise ContractError(f"{where}: X must be a CSR sparse matrix")
-    values = adata.X.data
-    if not np.all(np.isfinite(values)):
-        raise ContractError(f"{where}: X holds {int(np.sum(~np.isfinite(values)))} NaN or infinite values")
-    if np.any(values < 0):
-        raise ContractError(f"{where}: X holds negative values; give raw counts or log-normalised values")
     kind = info.get("x_kind")
     if kind not in X_KINDS:
         raise ContractError(f"{where}: uns['dataset']['x_kind'] must be one of {X_KINDS}, got {kind!r}")
-    if kind == "counts" and not np.all(values == np.round(values)):
-        raise ContractError(
-            f"{where}: X holds non-integer values but the catalog declares counts: true; "
-            "point `keys.counts_layer` at the raw counts or set `counts: false`"
-        )
+    if x:
+        _validate_x(adata.X, kind, where)
     if not adata.var_names.is_unique:
         raise ContractError(f"{where}: var_names (gene symbols) are not unique")
     for column in REQUIRED_OBS:
@@ -43,6 +37,21 @@ def validate_dataset(adata: ad.AnnData, where: str) -> None:
             raise ContractError(f"{where}: obs['{column}'] is missing")
         if adata.obs[column].isna().any():
             raise ContractError(f"{where}: obs['{column}'] has missing values")
+
+
+def _validate_x(X: object, kind: str, where: str) -> None:
+    if not sparse.issparse(X) or X.format != "csr":
+        raise ContractError(f"{where}: X must be a CSR sparse matrix")
+    values = X.data
+    if not np.all(np.isfinite(values)):
+        raise ContractError(f"{where}: X holds {int(np.sum(~np.isfinite(values)))} NaN or infinite values")
+    if np.any(values < 0):
+        raise ContractError(f"{where}: X holds negative values; give raw counts or log-normalised values")
+    if kind == "counts" and not np.all(values == np.round(values)):
+        raise ContractError(
+            f"{where}: X holds non-integer values but the catalog declares counts: true; "
+            "point `keys.counts_layer` at the raw counts or set `counts: false`"
+        )
 
 
 def is_labelled(adata: ad.AnnData) -> bool:
@@ -62,8 +71,19 @@ def n_batches(adata: ad.AnnData) -> int:
     return int(adata.obs["batch"].nunique())
 
 
-def read_dataset(path: str) -> ad.AnnData:
-    """Read a prepared dataset and check its contract."""
-    adata = ad.read_h5ad(path)
-    validate_dataset(adata, f"prepared dataset {path}")
+def read_dataset(path: str, x: bool = True) -> ad.AnnData:
+    """Read a prepared dataset and check its contract.
+
+    ``x=False`` reads obs, var, obsm and uns only (``X`` is None), for steps that never use the counts:
+    at a million cells the matrix is most of the file and of the memory.
+    """
+    where = f"prepared dataset {path}"
+    if x:
+        adata = ad.read_h5ad(path)
+    else:
+        with h5py.File(path, "r") as handle:
+            if handle["X"].attrs.get("encoding-type") != "csr_matrix":
+                raise ContractError(f"{where}: X must be a CSR sparse matrix")
+            adata = ad.AnnData(**{key: ad.io.read_elem(handle[key]) for key in ("obs", "var", "obsm", "uns")})
+    validate_dataset(adata, where, x=x)
     return adata

@@ -1,9 +1,11 @@
 """prepare_dataset: any catalog source -> the canonical dataset contract, with the same QC for all."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
 import scanpy as sc
@@ -15,15 +17,16 @@ from benchmark.data.sources import load_source
 from benchmark.errors import ContractError
 
 SINGLE_BATCH = "all"
+CHUNK_CELLS = 20_000  # input rows read at a time from a backed (large) input
 
 
-def _obs_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Series:
-    if key not in raw.obs:
+def _obs_column(obs: pd.DataFrame, where: str, key: str, field: str) -> pd.Series:
+    if key not in obs:
         raise ContractError(
             f"{where}: obs has no column '{key}' (catalog field `keys.{field}`); available columns: "
-            f"{', '.join(map(str, raw.obs.columns)) or 'none'}; fix `keys.{field}` in the catalog"
+            f"{', '.join(map(str, obs.columns)) or 'none'}; fix `keys.{field}` in the catalog"
         )
-    column = raw.obs[key]
+    column = obs[key]
     if column.isna().any():
         raise ContractError(
             f"{where}: obs['{key}'] (catalog field `keys.{field}`) has {int(column.isna().sum())} "
@@ -38,35 +41,31 @@ def _matrix(raw: ad.AnnData, where: str, layer: str | None) -> sparse.csr_matrix
         matrix = raw.X
     elif layer == "raw":
         if raw.raw is None or list(raw.raw.var_names) != list(raw.var_names):
-            raise ContractError(
-                f"{where}: `keys.counts_layer: raw` but the file has no .raw with the same genes as X; "
-                "name a layer instead"
-            )
+            raise ContractError(_NO_RAW.format(where=where))
         matrix = raw.raw.X
     elif layer in raw.layers:
         matrix = raw.layers[layer]
     else:
-        raise ContractError(
-            f"{where}: layer '{layer}' (catalog field `keys.counts_layer`) is missing; available layers: "
-            f"{', '.join(raw.layers.keys()) or 'none'}"
-        )
+        raise ContractError(_NO_LAYER.format(where=where, layer=layer, layers=", ".join(raw.layers.keys()) or "none"))
+    return _as_counts(matrix)
+
+
+_NO_RAW = "{where}: `keys.counts_layer: raw` but the file has no .raw with the same genes as X; name a layer instead"
+_NO_LAYER = "{where}: layer '{layer}' (catalog field `keys.counts_layer`) is missing; available layers: {layers}"
+
+
+def _as_counts(matrix) -> sparse.csr_matrix:
     matrix = sparse.csr_matrix(matrix, dtype=np.float32)
     matrix.sum_duplicates()
     return matrix
 
 
-def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad.AnnData:
-    """Map the catalog's keys onto the contract's columns; keep only what the contract names."""
-    keys = entry.get("keys", {})
-    counts = bool(entry.get("counts", True))
-    if raw.n_obs == 0:
-        raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
-    raw = _select_cells(raw, entry, where)
-    matrix = _matrix(raw, where, keys.get("counts_layer"))
+def _checked(matrix: sparse.csr_matrix, entry: dict, where: str) -> sparse.csr_matrix:
+    """Round to counts when the catalog says so (recorded), then reject non-integer or non-finite values."""
     if entry.get("round_to_counts"):  # explicit and recorded (uns['dataset']['rounded_to_counts'])
         matrix.data = np.round(matrix.data)
         matrix.eliminate_zeros()
-    if counts and not np.all(matrix.data == np.round(matrix.data)):
+    if bool(entry.get("counts", True)) and not np.all(matrix.data == np.round(matrix.data)):
         raise ContractError(
             f"{where}: X holds non-integer values but the catalog declares counts: true; point "
             "`keys.counts_layer` at the raw counts, or set `counts: false` (models that need counts "
@@ -74,26 +73,49 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
         )
     if not np.all(np.isfinite(matrix.data)):
         raise ContractError(f"{where}: the expression matrix holds NaN or infinite values; clean the input")
+    return matrix
 
-    obs = pd.DataFrame(index=raw.obs_names.astype(str))
+
+def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad.AnnData:
+    """Map the catalog's keys onto the contract's columns; keep only what the contract names."""
+    if raw.n_obs == 0:
+        raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
+    obs, cells = _select_cells(raw.obs, entry, where)
+    matrix = _checked(_matrix(raw, where, entry.get("keys", {}).get("counts_layer"))[cells], entry, where)
+    obs = _contract_obs(obs, entry, where)
+    genes, var = _contract_var(raw.var, entry, where)
+    adata = ad.AnnData(matrix if genes is None else matrix[:, genes], obs=obs, var=var)
+    adata.obs_names_make_unique()
+    return adata
+
+
+def _contract_obs(raw_obs: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
+    """The contract's obs columns (categorical) from the selected cells' obs."""
+    keys = entry.get("keys", {})
+    obs = pd.DataFrame(index=raw_obs.index.astype(str))
     batch_key = keys.get("batch")
-    obs["batch"] = _obs_column(raw, where, batch_key, "batch").to_numpy() if batch_key else SINGLE_BATCH
+    obs["batch"] = _obs_column(raw_obs, where, batch_key, "batch").to_numpy() if batch_key else SINGLE_BATCH
     label_key = keys.get("label")
-    obs["cell_type"] = _obs_column(raw, where, label_key, "label").to_numpy() if label_key else UNLABELLED
+    obs["cell_type"] = _obs_column(raw_obs, where, label_key, "label").to_numpy() if label_key else UNLABELLED
     ontology_key = keys.get("ontology_id")
     if ontology_key:
-        obs["cell_type_ontology_term_id"] = _obs_column(raw, where, ontology_key, "ontology_id").to_numpy()
+        obs["cell_type_ontology_term_id"] = _obs_column(raw_obs, where, ontology_key, "ontology_id").to_numpy()
     elif entry.get("label_ontology_ids"):
         obs["cell_type_ontology_term_id"] = _ontology_ids_from_labels(
             obs["cell_type"], entry["label_ontology_ids"], where
         )
-    obs = pd.concat([obs, _task_columns(raw, entry, where)], axis=1).astype("category")
+    return pd.concat([obs, _task_columns(raw_obs, entry, where)], axis=1).astype("category")
 
+
+def _contract_var(raw_var: pd.DataFrame, entry: dict, where: str) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """The genes kept (a mask, None for all) and the contract's var for them."""
+    keys = entry.get("keys", {})
     symbol_key = keys.get("gene_symbol")
-    symbols = _var_column(raw, where, symbol_key, "gene_symbol") if symbol_key else raw.var_names.astype(str)
+    symbols = _var_column(raw_var, where, symbol_key, "gene_symbol") if symbol_key else raw_var.index.astype(str)
+    genes = None
     if entry.get("duplicate_genes") == "keep_first":  # drop empty symbols and repeats after the first
-        keep = np.asarray(~pd.Index(symbols).duplicated() & (pd.Index(symbols) != ""))
-        raw, matrix, symbols = raw[:, keep], matrix[:, keep], symbols[keep]
+        genes = np.asarray(~pd.Index(symbols).duplicated() & (pd.Index(symbols) != ""))
+        raw_var, symbols = raw_var[genes], symbols[genes]
     duplicated = pd.Index(symbols)[pd.Index(symbols).duplicated()].unique()
     if len(duplicated):
         raise ContractError(
@@ -104,17 +126,15 @@ def standardize(raw: ad.AnnData, dataset_id: str, entry: dict, where: str) -> ad
     var = pd.DataFrame(index=pd.Index(symbols, name=None))
     gene_id_key = keys.get("gene_id")
     if gene_id_key:
-        var["gene_id"] = _var_column(raw, where, gene_id_key, "gene_id").to_numpy()
-    adata = ad.AnnData(matrix, obs=obs, var=var)
-    adata.obs_names_make_unique()
-    return adata
+        var["gene_id"] = _var_column(raw_var, where, gene_id_key, "gene_id").to_numpy()
+    return genes, var
 
 
-def _task_columns(raw: ad.AnnData, entry: dict, where: str) -> pd.DataFrame:
+def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
     """The columns the cancer and drug tasks read: ``malignant`` (True/False), ``group`` (tumour,
     patient or cell line: the unit folds never split) and ``drug_<name>`` (sensitive/resistant/unlabelled)."""
     keys = entry.get("keys", {})
-    columns = pd.DataFrame(index=raw.obs_names.astype(str))
+    columns = pd.DataFrame(index=raw.index.astype(str))
     if keys.get("malignant"):
         flag = _obs_column(raw, where, keys["malignant"], "malignant").str.lower()
         unknown = sorted(set(flag) - {"true", "false", "1", "0"})
@@ -125,44 +145,49 @@ def _task_columns(raw: ad.AnnData, entry: dict, where: str) -> pd.DataFrame:
         columns["group"] = _obs_column(raw, where, keys["group"], "group").to_numpy()
     prefix = entry.get("drug_response", {}).get("prefix")
     if prefix:
-        drugs = [c for c in raw.obs.columns if str(c).startswith(prefix)]
+        drugs = [c for c in raw.columns if str(c).startswith(prefix)]
         if not drugs:
             raise ContractError(f"{where}: no obs column starts with `drug_response.prefix` '{prefix}'")
         for column in drugs:
-            values = raw.obs[column].astype(str).str.lower()
+            values = raw[column].astype(str).str.lower()
             columns[f"drug_{column[len(prefix):]}"] = values.where(values.isin(["sensitive", "resistant"]),
                                                                   "unlabelled").to_numpy()  # fmt: skip
     return columns
 
 
-def _select_cells(raw: ad.AnnData, entry: dict, where: str) -> ad.AnnData:
-    """Derived obs columns, then ``filter_obs`` (value lists), then ``obs_query`` (a pandas query)."""
+def _select_cells(obs: pd.DataFrame, entry: dict, where: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Derived obs columns, then ``filter_obs`` (value lists), then ``obs_query`` (a pandas query).
+
+    Returns the selected cells' obs (with the derived columns) and their positions in the input.
+    """
     derived = {}
     for column, rule in entry.get("derive_obs", {}).items():
-        values = _obs_column(raw, where, rule["from"], f"derive_obs.{column}.from")
+        values = _obs_column(obs, where, rule["from"], f"derive_obs.{column}.from")
         if rule.get("lowercase"):
             values = values.str.lower()
         derived[column] = values.replace(rule.get("replace", {}))
     if derived:
-        raw = raw.copy()
+        obs = obs.copy()
         for column, values in derived.items():
-            raw.obs[column] = values.to_numpy()
+            obs[column] = values.to_numpy()
+    cells = np.arange(len(obs))
     for column, wanted in entry.get("filter_obs", {}).items():
-        keep = _obs_column(raw, where, column, f"filter_obs.{column}").isin([str(v) for v in wanted]).to_numpy()
-        raw = raw[keep]
+        keep = _obs_column(obs, where, column, f"filter_obs.{column}").isin([str(v) for v in wanted]).to_numpy()
+        obs, cells = obs[keep], cells[keep]
     query = entry.get("obs_query")
     if query:
         try:
-            selected = raw.obs.query(query, engine="python").index
+            selected = obs.query(query, engine="python").index
         except Exception as error:  # pandas raises many types for a bad expression
             raise ContractError(
                 f"{where}: catalog field `obs_query` ({query!r}) failed on obs ({type(error).__name__}: {error}); "
-                f"obs columns: {', '.join(map(str, raw.obs.columns))}"
+                f"obs columns: {', '.join(map(str, obs.columns))}"
             ) from error
-        raw = raw[raw.obs_names.isin(selected)]
-    if raw.n_obs == 0:
+        keep = obs.index.isin(selected)
+        obs, cells = obs[keep], cells[keep]
+    if len(obs) == 0:
         raise ContractError(f"{where}: no cells are left after `filter_obs`/`obs_query`; check those catalog fields")
-    return raw
+    return obs, cells
 
 
 def _ontology_ids_from_labels(labels: pd.Series, mapping: dict[str, str], where: str) -> np.ndarray:
@@ -172,16 +197,16 @@ def _ontology_ids_from_labels(labels: pd.Series, mapping: dict[str, str], where:
     return labels.map(mapping).to_numpy()
 
 
-def _var_column(raw: ad.AnnData, where: str, key: str, field: str) -> pd.Index:
+def _var_column(var: pd.DataFrame, where: str, key: str, field: str) -> pd.Index:
     """A var column; ``_index`` names var_names itself (e.g. CELLxGENE's Ensembl ids)."""
     if key == "_index":
-        return pd.Index(raw.var_names.astype(str))
-    if key not in raw.var:
+        return pd.Index(var.index.astype(str))
+    if key not in var:
         raise ContractError(
             f"{where}: var has no column '{key}' (catalog field `keys.{field}`); available columns: "
-            f"{', '.join(map(str, raw.var.columns)) or 'none'}"
+            f"{', '.join(map(str, var.columns)) or 'none'}"
         )
-    return pd.Index(raw.var[key].astype(str))
+    return pd.Index(var[key].astype(str))
 
 
 def apply_qc(adata: ad.AnnData, min_genes: int, min_cells: int) -> ad.AnnData:
@@ -195,6 +220,74 @@ def apply_qc(adata: ad.AnnData, min_genes: int, min_cells: int) -> ad.AnnData:
     return adata
 
 
+def _backed_rows(
+    raw: ad.AnnData, where: str, layer: str | None, cells: np.ndarray, chunk_cells: int
+) -> Iterator[sparse.csr_matrix]:
+    """The selected cells' matrix (see :func:`_matrix`) from a backed file, ``chunk_cells`` input rows at a time."""
+    with h5py.File(raw.filename, "r") as handle:
+        key = "X" if layer is None else "raw/X" if layer == "raw" else f"layers/{layer}"
+        if layer == "raw" and (
+            "raw" not in handle or list(ad.io.read_elem(handle["raw/var"]).index) != list(raw.var_names)
+        ):
+            raise ContractError(_NO_RAW.format(where=where))
+        if key not in handle:
+            layers = ", ".join(handle["layers"].keys()) if "layers" in handle else ""
+            raise ContractError(_NO_LAYER.format(where=where, layer=layer, layers=layers or "none"))
+        element = handle[key]
+        matrix = ad.io.sparse_dataset(element) if isinstance(element, h5py.Group) else element
+        for start in range(0, raw.n_obs, chunk_cells):
+            rows = cells[(cells >= start) & (cells < start + chunk_cells)] - start
+            if len(rows):
+                yield _as_counts(matrix[start : min(start + chunk_cells, raw.n_obs)])[rows]
+
+
+def standardize_backed(
+    raw: ad.AnnData, entry: dict, where: str, min_genes: int, min_cells: int, chunk_cells: int
+) -> tuple[ad.AnnData, tuple[int, int]]:
+    """:func:`standardize` then :func:`apply_qc` for a backed input, reading it in chunks of cells.
+
+    The first pass checks the values and counts genes per cell and cells per gene; the second fills
+    the QC-passing counts into one preallocated CSR (memory: the output plus one chunk). Returns the
+    dataset and the (cells, genes) before QC.
+    """
+    if raw.n_obs == 0:
+        raise ContractError(f"{where}: the input has no cells; check the file or the catalog's filters")
+    obs, cells = _select_cells(raw.obs, entry, where)
+    obs = _contract_obs(obs, entry, where)
+    obs.index = ad.utils.make_index_unique(obs.index)
+    genes, var = _contract_var(raw.var, entry, where)
+    layer = entry.get("keys", {}).get("counts_layer")
+
+    def blocks() -> Iterator[sparse.csr_matrix]:
+        for block in _backed_rows(raw, where, layer, cells, chunk_cells):
+            yield _checked(block if genes is None else block[:, genes], entry, where)
+
+    keep_cells, expressing, stored = [], np.zeros(len(var), dtype=np.int64), np.zeros(len(var), dtype=np.int64)
+    for block in blocks():
+        keep = np.asarray((block > 0).sum(axis=1)).ravel() >= min_genes
+        kept = block[keep]
+        expressing += np.bincount(kept.indices[kept.data > 0], minlength=len(var))
+        stored += np.bincount(kept.indices, minlength=len(var))
+        keep_cells.append(keep)
+    keep_cell, keep_gene = np.concatenate(keep_cells), expressing >= min_cells
+    nnz = int(stored[keep_gene].sum())
+    index_dtype = np.int32 if max(nnz, len(var)) < 2**31 else np.int64
+    data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=index_dtype)
+    indptr, filled = [np.zeros(1, dtype=index_dtype)], 0
+    for block, keep in zip(blocks(), keep_cells, strict=True):
+        block = block[keep][:, keep_gene]
+        data[filled : filled + block.nnz], indices[filled : filled + block.nnz] = block.data, block.indices
+        indptr.append((block.indptr[1:] + filled).astype(index_dtype))
+        filled += block.nnz
+    matrix = sparse.csr_matrix(
+        (data, indices, np.concatenate(indptr)), shape=(int(keep_cell.sum()), int(keep_gene.sum()))
+    )
+    obs = obs[keep_cell].copy()
+    for column in obs.columns:
+        obs[column] = obs[column].cat.remove_unused_categories()
+    return ad.AnnData(matrix, obs=obs, var=var[keep_gene]), (len(keep_cell), len(var))
+
+
 def prepare_dataset(
     dataset_id: str,
     entry: dict,
@@ -206,9 +299,14 @@ def prepare_dataset(
     """Load, standardise, QC and validate one catalog entry; record provenance in ``uns['dataset']``."""
     raw, checksum, origin = load_source(dataset_id, entry, data_dir, cache_dir)
     where = f"dataset '{dataset_id}' ({origin})"
-    adata = standardize(raw, dataset_id, entry, where)
-    n_input = (adata.n_obs, adata.n_vars)
-    adata = apply_qc(adata, int(qc.get("min_genes", 25)), int(qc.get("min_cells", 3)))
+    min_genes, min_cells = int(qc.get("min_genes", 25)), int(qc.get("min_cells", 3))
+    if raw.isbacked:  # large: read in chunks, never the whole input at once
+        adata, n_input = standardize_backed(raw, entry, where, min_genes, min_cells, CHUNK_CELLS)
+        raw.file.close()
+    else:
+        adata = standardize(raw, dataset_id, entry, where)
+        n_input = (adata.n_obs, adata.n_vars)
+        adata = apply_qc(adata, min_genes, min_cells)
     adata.uns["dataset"] = {
         "id": dataset_id,
         "source": origin,

@@ -11,15 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anndata as ad
+import h5py
 import numpy as np
 import scanpy as sc
 from tqdm import tqdm
 
-from benchmark.data.simulate import simulate_immune
+from benchmark.data import simulate
+from benchmark.data.simulate import simulate_immune, write_simulated_immune
 from benchmark.errors import ConfigError
+from benchmark.io import atomic_write
 
 DATA_DIR_ENV = "SCFM_DATA_DIR"
 CACHE_DIR_ENV = "SCFM_CACHE_DIR"
+BACKED_MIN_CELLS = 100_000  # inputs with this many cells stay on disk (backed) and are prepared in chunks
 
 
 def sha256_file(path: str | Path) -> str:
@@ -36,6 +40,17 @@ def sha256_matrix(matrix) -> str:
     digest = hashlib.sha256()
     for part in (csr.data, csr.indices, csr.indptr) if hasattr(csr, "indptr") else (csr,):
         digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()
+
+
+def sha256_h5_matrix(path: Path, key: str = "X") -> str:
+    """:func:`sha256_matrix` of a CSR matrix stored in an .h5ad, read a block at a time."""
+    digest = hashlib.sha256()
+    with h5py.File(path, "r") as handle:
+        for part in ("data", "indices", "indptr"):
+            dataset = handle[key][part]
+            for start in range(0, len(dataset), 1 << 24):
+                digest.update(np.ascontiguousarray(dataset[start : start + (1 << 24)]).tobytes())
     return digest.hexdigest()
 
 
@@ -160,8 +175,11 @@ def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: 
     """Load a catalog entry's raw AnnData; return it with the input's sha256 and a description."""
     source = entry["source"]
     if source == "builtin":
-        generator = BUILTINS[entry["builtin"]]
-        adata = generator(**entry.get("params", {}))
+        params = entry.get("params", {})
+        if entry["builtin"] == "simulated_immune" and params.get("n_cells", 0) >= BACKED_MIN_CELLS:
+            path = _simulated_file(params, cache_dir)
+            return ad.read_h5ad(path, backed="r"), sha256_h5_matrix(path), f"builtin:{entry['builtin']}"
+        adata = BUILTINS[entry["builtin"]](**params)
         return adata, sha256_matrix(adata.X), f"builtin:{entry['builtin']}"
     if source == "path":
         path = resolve_path(dataset_id, entry["path"], data_dir)
@@ -181,8 +199,22 @@ def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: 
     return read_h5ad_checked(dataset_id, path), checksum, url
 
 
+def _simulated_file(params: dict, cache_dir: Path) -> Path:
+    """A large simulation, written once chunk by chunk into the cache (keyed by the params and the simulator's code)."""
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode() + Path(simulate.__file__).read_bytes())
+    path = cache_dir / "simulated_immune" / f"{key.hexdigest()[:16]}.h5ad"
+    if not path.exists():
+        atomic_write(path, lambda tmp: write_simulated_immune(tmp, **params))
+    return path
+
+
 def read_h5ad_checked(dataset_id: str, path: Path) -> ad.AnnData:
+    """The file in memory, or backed (X stays on disk) when it has at least :data:`BACKED_MIN_CELLS` cells."""
     try:
+        adata = ad.read_h5ad(path, backed="r")
+        if adata.n_obs >= BACKED_MIN_CELLS:
+            return adata
+        adata.file.close()
         return ad.read_h5ad(path)
     except Exception as error:  # h5py/anndata raise many types for broken files
         raise ConfigError(

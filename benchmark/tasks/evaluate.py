@@ -52,7 +52,7 @@ def evaluate(
     ``finetune``, ``embedding_path`` is the fine-tune step's predictions; for ``gene_function``, the
     embedding's ``varm["gene_emb"]`` is scored with the label files in ``resources``.
     """
-    dataset = read_dataset(str(dataset_path))
+    dataset = read_dataset(str(dataset_path), x=False)  # tasks read obs, obsm and var_names, never the counts
     if task == "finetune":
         X, status, message = read_predictions(embedding_path)
     else:
