@@ -1,5 +1,6 @@
 """The integration task's metrics: the scIB set, scGraph-OntoRWR and ROGI, on one embedding."""
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +42,7 @@ class IntegrationInput:
     rogi_pcs: int = 10
     quadratic_cells: int = 50_000
     exact_knn_cells: int = EXACT_KNN_CELLS
+    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))  # processes for per-label kBET
     seed: int = 0
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
 

@@ -1,12 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scib_metrics
 from scib_metrics.benchmark import BatchCorrection, Benchmarker, BioConservation
 
 from benchmark.tasks.context import TaskContext
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
 from metrics.integration import INTEGRATION_METRICS, IntegrationInput
-from metrics.scib import SCIB_DEFAULT, exact_neighbors
+from metrics.scib import SCIB_DEFAULT, exact_neighbors, kbet_per_label, reproducible_kbet
 
 
 def integrate(dataset, X, metrics=None, ontology=None):
@@ -44,7 +45,8 @@ def test_values_equal_scib_metrics_benchmarker_unscaled(sim):
         progress_bar=False,
     )
     bench.prepare(neighbor_computer=exact_neighbors)
-    bench.benchmark()
+    with reproducible_kbet():  # the same kBET definition: exact diffusion kNN, seeded ARPACK start
+        bench.benchmark()
     reference = bench.get_results(min_max_scale=False, clean_names=False).loc["X_test"]
     ours = {r["metric"]: r["value"] for r in integrate(sim, X, list(SCIB_DEFAULT))}
     assert set(ours) == set(SCIB_DEFAULT)
@@ -135,3 +137,14 @@ def test_single_cell_type_marks_label_metrics_not_applicable(sim):
         "kbet": "not_applicable",
     }
     assert rows.set_index("metric").loc["kmeans_nmi", "message"] == "the dataset has a single cell type"
+
+
+def test_parallel_kbet_equals_serial_scib_metrics(sim):
+    """Labels spread over worker processes give scib-metrics' serial kbet_per_label value."""
+    X = sim.obsm["X_pca_unintegrated"][:, :10]
+    knn = exact_neighbors(X, 50)
+    labels, batches = sim.obs["cell_type"].to_numpy().astype(str), sim.obs["batch"].to_numpy().astype(str)
+    with reproducible_kbet():
+        serial = scib_metrics.kbet_per_label(knn, batches, labels)
+    assert kbet_per_label(knn, batches, labels, exact_max=10**6, workers=2) == pytest.approx(serial, abs=1e-12)
+    assert kbet_per_label(knn, batches, labels, exact_max=10**6, workers=1) == pytest.approx(serial, abs=1e-12)
