@@ -1,8 +1,11 @@
-"""Shared fixtures: tiny seeded datasets (cached, returned as copies) and the shared data folder."""
+"""Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, and the
+CI test config run once per session (read by the workflow and SLURM tests)."""
 
 import functools
 import http.server
 import os
+import subprocess
+import sys
 import threading
 from functools import cache
 from pathlib import Path
@@ -118,3 +121,24 @@ def http_server(tmp_path):
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", root, requests
     server.shutdown()
+
+
+def snakemake(
+    workdir: Path, configfile: Path, *args: str, env: dict | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir`` (2 cores); fail with the end of its log unless it succeeds."""
+    command = [
+        str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "workflow" / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--configfile", str(configfile), *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def test_config_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """config/test.yaml run locally once (minutes): its working directory and the Snakemake call.
+    Tests read it and may rerun it (nothing to do), never change it."""
+    workdir = tmp_path_factory.mktemp("test_config")
+    return workdir, snakemake(workdir, REPO_ROOT / "config" / "test.yaml")

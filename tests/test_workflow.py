@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,22 +9,13 @@ import yaml
 
 from benchmark.config import validate
 from benchmark.paths import REPO_ROOT
+from tests.conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 BASELINES = ("hvg", "hvg_pca", "harmony", "scvi")
 CONTROLS = ("random", "batch_only", "label_oracle", "ontology_oracle")
 FOUNDATION = ("geneformer", "scgpt", "scbert", "scfoundation")
 MODELS = {*CONTROLS, *BASELINES, *FOUNDATION}
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "workflow" / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2", "--configfile", str(configfile), *args,
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return result
 
 
 def check_report(workdir: Path, run: str, datasets: list[str], models: set[str] = MODELS) -> dict:
@@ -63,9 +52,9 @@ def assert_controls_bracket_baselines(results: dict, dataset: str) -> None:
     assert bio["label_oracle"] > max(baselines) and bio["random"] < min(baselines), (dataset, bio)
 
 
-def test_test_config_end_to_end(tmp_path):
-    snakemake(tmp_path, REPO_ROOT / "config" / "test.yaml")
-    results = check_report(tmp_path, "test", ["sim_small", "pbmc68k_reduced"])
+def test_test_config_end_to_end(test_config_run):
+    workdir, _ = test_config_run  # the local run, shared with the SLURM test (tests/conftest.py)
+    results = check_report(workdir, "test", ["sim_small", "pbmc68k_reduced"])
     for dataset in results["datasets"]:
         assert_controls_bracket_baselines(results, dataset)
     not_applicable = {(r["dataset"], r["model"]) for r in results["task_scores"] if r["status"] == "not_applicable"}
@@ -81,7 +70,7 @@ def test_test_config_end_to_end(tmp_path):
     finetuned = {(r["model"], r["metric"]): r for r in results["finetune_comparison"] if r["dataset"] == "sim_small"}
     assert {m for m, _ in finetuned} == set(FOUNDATION)  # zero-shot and fine-tuned side by side
     assert all(r["zero_shot"] is not None and r["finetuned"] is not None for r in finetuned.values())
-    assert "Zero-shot vs fine-tuned annotation" in (tmp_path / "reports" / "test" / "leaderboard.html").read_text()
+    assert "Zero-shot vs fine-tuned annotation" in (workdir / "reports" / "test" / "leaderboard.html").read_text()
     sim = {r["model"]: r for r in results["task_scores"] if r["dataset"] == "sim_small" and r["task"] == "integration"}
     assert all(sim[m]["status"] == "ok" for m in FOUNDATION)  # the scFMs pretrained and embedded
     runs = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
@@ -98,10 +87,10 @@ def test_test_config_end_to_end(tmp_path):
     # An oracle is on the first front (the ontology oracle can dominate the label oracle); negatives trail.
     assert min(overall["label_oracle"], overall["ontology_oracle"]) == 1
     assert overall["random"] > overall["label_oracle"] and overall["batch_only"] > overall["hvg_pca"]
-    html = (tmp_path / "reports" / "test" / "leaderboard.html").read_text()
+    html = (workdir / "reports" / "test" / "leaderboard.html").read_text()
     assert html.count('src="data:image/png;base64,') >= 2 * 8  # UMAP maps by cell type and batch
 
-    rerun = snakemake(tmp_path, REPO_ROOT / "config" / "test.yaml")
+    rerun = snakemake(workdir, REPO_ROOT / "config" / "test.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
 

@@ -10,7 +10,6 @@ from benchmark.config import check_config  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
 from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
-from benchmark.data.sources import resolve_data_dir  # noqa: E402
 from benchmark.tasks.plan import task_applies  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
@@ -143,6 +142,8 @@ def evaluate_inputs(wildcards):
 
 def gene_function_files():
     """The gene-function label files, resolved against the data directory."""
+    from benchmark.data.sources import resolve_data_dir  # here: it imports scanpy (seconds per cluster job)
+
     settings = CONFIG["tasks"].get("gene_function") or {}
     data_dir = resolve_data_dir(CONFIG["data_dir"])
     files = {}
@@ -167,5 +168,22 @@ def model_seed(wildcards):
     return derive_seed(int(wildcards.seed), wildcards.dataset, wildcards.model)
 
 
-def model_resource(key, default):
-    return lambda wildcards: SPECS[wildcards.model].resources.get(key, default)
+# Resources (read by the SLURM profile: gpu -> GRES, mem_mb, runtime, threads; locally only gpu counts).
+# Memory and time grow with the attempt: a job retried after running out of memory or time gets more.
+def model_resource(key, default, grow=False):
+    """The model's `resources.<key>` from its model.yaml (times the attempt when `grow`)."""
+
+    def value(wildcards, attempt):
+        base = SPECS[wildcards.model].resources.get(key, default)
+        return base * attempt if grow else base
+
+    return value
+
+
+def model_threads(wildcards):
+    return SPECS[wildcards.model].resources.get("threads", 1)
+
+
+def grows(base):
+    """A memory (MB) or time (minutes) request for rules without a model: base times the attempt."""
+    return lambda wildcards, attempt: base * attempt

@@ -8,6 +8,9 @@ rule prepare_dataset:
         cache_dir=CONFIG["cache_dir"],
         qc=CONFIG["qc"],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset),
+    resources:
+        mem_mb=grows(8000),
+        runtime=grows(60),
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     benchmark:
@@ -24,6 +27,9 @@ rule ontology:
         vectors="results/ontology/dca_vectors.npz",
     params:
         settings=CONFIG["ontology"],
+    resources:
+        mem_mb=grows(4000),
+        runtime=grows(30),
     log:
         "results/logs/ontology.log",
     benchmark:

@@ -8,6 +8,9 @@ rule evaluate:
         task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
         seed=task_seed,
     threads: 1
+    resources:
+        mem_mb=grows(8000),
+        runtime=grows(120),
     log:
         "results/logs/evaluate/{dataset}/{task}/{model}/seed{seed}.log",
     benchmark:

@@ -18,9 +18,9 @@ rule finetune:
         published=published_checkpoint,
     resources:
         gpu=model_resource("gpu", 0),
-        mem_mb=model_resource("mem_mb", 4000),
-        runtime=model_resource("runtime", 60),
-    threads: 1
+        mem_mb=model_resource("mem_mb", 4000, grow=True),
+        runtime=model_resource("runtime", 60, grow=True),
+    threads: model_threads
     log:
         "results/logs/finetune/{dataset}/{model}/seed{seed}.log",
     benchmark:

@@ -12,9 +12,9 @@ rule pretrain:
         progress=lambda wildcards: f"results/checkpoints/.progress/{wildcards.model}",
     resources:
         gpu=model_resource("gpu", 0),
-        mem_mb=model_resource("mem_mb", 8000),
-        runtime=model_resource("runtime", 120),
-    threads: 1
+        mem_mb=model_resource("mem_mb", 8000, grow=True),
+        runtime=model_resource("runtime", 120, grow=True),
+    threads: model_threads
     log:
         "results/logs/pretrain/{model}.log",
     benchmark:

@@ -14,6 +14,9 @@ rule aggregate:
         summaries=dataset_summaries(),
         config=CONFIG,
         specs=SPECS,
+    resources:
+        mem_mb=grows(4000),
+        runtime=grows(30),
     log:
         "results/logs/aggregate/{run}.log",
     conda:
@@ -28,6 +31,9 @@ rule report:
         maps=[f"results/maps/{d}.json" for d in CONFIG["datasets"]],
     output:
         html="reports/{run}/leaderboard.html",
+    resources:
+        mem_mb=grows(2000),
+        runtime=grows(15),
     log:
         "results/logs/report/{run}.log",
     conda:
@@ -49,6 +55,9 @@ rule embedding_maps:
     params:
         models=CONFIG["models"],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset, "maps"),
+    resources:
+        mem_mb=grows(4000),
+        runtime=grows(30),
     log:
         "results/logs/embedding_maps/{dataset}.log",
     benchmark:

@@ -2,7 +2,7 @@
 
 from benchmark.io import write_tsv
 from benchmark.logs import setup_logging
-from benchmark.tasks import evaluate
+from benchmark.tasks.evaluate import evaluate
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
