@@ -1,6 +1,7 @@
 """What every metric declares about itself."""
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,3 +33,8 @@ class Metric:
             "description": self.description,
             "scored": self.scored,
         }
+
+
+def available_cores() -> int:
+    """The CPUs this process may run on (a SLURM job's allocation, not the whole node)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,6 +1,5 @@
 """The integration task's metrics: the scIB set, scGraph-OntoRWR and ROGI, on one embedding."""
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +12,7 @@ from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.decomposition import PCA
 
 from metrics import silhouette
-from metrics.base import Metric
+from metrics.base import Metric, available_cores
 from metrics.rogi import label_rogi
 from metrics.scgraph import scgraph_ontorwr
 from metrics.scib import EXACT_KNN_CELLS, N_NEIGHBORS, SCIB_DEFAULT, SCIB_METRICS, neighbors
@@ -42,7 +41,7 @@ class IntegrationInput:
     rogi_pcs: int = 10
     quadratic_cells: int = 50_000
     exact_knn_cells: int = EXACT_KNN_CELLS
-    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))  # processes for per-label kBET
+    workers: int = field(default_factory=lambda: min(available_cores(), 4))  # processes for per-label kBET
     seed: int = 0
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
 

@@ -28,7 +28,7 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 
 from metrics import silhouette
-from metrics.base import Metric
+from metrics.base import Metric, available_cores
 
 N_NEIGHBORS = 90  # scib-metrics' Benchmarker: 90, subset to 15 (graph), 50 (kBET), 90 (LISI)
 EXACT_KNN_CELLS = 100_000  # above: pynndescent (exact search is quadratic: ~200 s at 200k cells on 2 cores)
@@ -53,7 +53,7 @@ def neighbors(X: np.ndarray, n_neighbors: int, exact_max: int = EXACT_KNN_CELLS,
     """Exact kNN up to ``exact_max`` cells; above, pynndescent (scib-metrics' own default) on all cores."""
     if len(X) <= exact_max:
         return exact_neighbors(X, n_neighbors)
-    return PYNNDESCENT(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=os.cpu_count() or 1)
+    return PYNNDESCENT(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=available_cores())
 
 
 def _seeded_eigsh(A, k: int = 6, **kwargs):

@@ -8,13 +8,14 @@ in float64, and one set of cell-type silhouettes serves both metrics. The defini
 are scib-metrics' own; tests check equality with scib-metrics.
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
+from metrics.base import available_cores
 
 Metric = Literal["euclidean", "cosine"]
 Between = Literal["nearest", "mean_other", "furthest"]
@@ -53,7 +54,7 @@ def group_distance_sums(X: np.ndarray, codes: np.ndarray, n_groups: int, metric:
             np.clip(block, 0.0, 2.0, out=block)
         sums[start:stop] = block @ onehot
 
-    with threadpool_limits(1), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
         list(pool.map(block_sums, range(0, n, rows)))
     return sums
 
