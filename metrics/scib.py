@@ -216,3 +216,17 @@ SCIB_DEFAULT: tuple[str, ...] = (
     "graph_connectivity",
     "pcr_comparison",
 )
+
+# Our metric name -> its row in scib-metrics' Benchmarker.get_results().
+BENCHMARKER_ROW = {
+    "isolated_labels": "isolated_labels",
+    "kmeans_nmi": "nmi_ari_cluster_labels_kmeans_nmi",
+    "kmeans_ari": "nmi_ari_cluster_labels_kmeans_ari",
+    "silhouette_label": "silhouette_label",
+    "clisi": "clisi_knn",
+    "bras": "bras",
+    "ilisi": "ilisi_knn",
+    "kbet": "kbet_per_label",
+    "graph_connectivity": "graph_connectivity",
+    "pcr_comparison": "pcr_comparison",
+}

@@ -30,23 +30,12 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
+from metrics.scib import BENCHMARKER_ROW
+
 REPO = Path(__file__).resolve().parents[2]
 SIZES = {"50k": "sim_50k", "200k": "sim_200k", "1m": "sim_1m"}
 MODELS = ("hvg_pca", "harmony")
 SCALE_CONFIG = REPO / "config" / "scale.yaml"
-# Our metric -> scib-metrics' raw result row name.
-BENCHMARKER_ROWS = {
-    "isolated_labels": "isolated_labels",
-    "kmeans_nmi": "nmi_ari_cluster_labels_kmeans_nmi",
-    "kmeans_ari": "nmi_ari_cluster_labels_kmeans_ari",
-    "silhouette_label": "silhouette_label",
-    "clisi": "clisi_knn",
-    "bras": "bras",
-    "ilisi": "ilisi_knn",
-    "kbet": "kbet_per_label",
-    "graph_connectivity": "graph_connectivity",
-    "pcr_comparison": "pcr_comparison",
-}
 
 
 def peak_rss_gb() -> float:
@@ -159,7 +148,7 @@ def stage_benchmarker(out: Path, dataset: str, model: str, neighbours: str) -> d
         bench.benchmark()
     seconds = time.perf_counter() - started
     results = bench.get_results(min_max_scale=False, clean_names=False).loc["X_emb"]
-    return {"metric_seconds": seconds, "values": {ours: float(results[row]) for ours, row in BENCHMARKER_ROWS.items()}}
+    return {"metric_seconds": seconds, "values": {ours: float(results[row]) for ours, row in BENCHMARKER_ROW.items()}}
 
 
 def _ontology(out: Path) -> tuple[str, str]:
@@ -203,7 +192,7 @@ def compare(out: Path, dataset: str, model: str) -> pd.DataFrame:
     }
     rows = []
     for name, run in runs.items():
-        shared = {m: v for m, v in run["values"].items() if m in BENCHMARKER_ROWS}
+        shared = {m: v for m, v in run["values"].items() if m in BENCHMARKER_ROW}
         diff = {m: abs(v - runs["ours"]["values"][m]) for m, v in shared.items()}
         rows.append(
             {
