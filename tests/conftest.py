@@ -1,8 +1,10 @@
-"""Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, and the
-CI test config run once per session (read by the workflow and SLURM tests)."""
+"""Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, the golden
+fixtures of the published models, and the CI test config run once per session (read by the workflow and
+SLURM tests)."""
 
 import functools
 import http.server
+import importlib
 import os
 import subprocess
 import sys
@@ -52,6 +54,37 @@ def data_dir() -> Path:
             pytest.fail("SCFM_REQUIRE_DATA=1 but no shared data folder: set SCFM_DATA_DIR")
         pytest.skip("shared data folder not found (set SCFM_DATA_DIR)")
     return found
+
+
+def shared_golden_dir() -> Path | None:
+    """$SCFM_GOLDEN_DIR, else ../shared/golden beside the checkout, else None."""
+    candidates = [os.environ.get("SCFM_GOLDEN_DIR"), REPO_ROOT.parent / "shared" / "golden"]
+    for candidate in candidates:
+        if candidate and Path(candidate, "README.md").exists():
+            return Path(candidate).resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """The published models' golden fixtures (outputs of the original code); a skip locally when absent,
+    an error when SCFM_REQUIRE_GOLDEN=1 (CI)."""
+    found = shared_golden_dir()
+    if found is None:
+        if os.environ.get("SCFM_REQUIRE_GOLDEN") == "1":
+            pytest.fail("SCFM_REQUIRE_GOLDEN=1 but no golden fixtures folder: set SCFM_GOLDEN_DIR")
+        pytest.skip("golden fixtures folder not found (set SCFM_GOLDEN_DIR)")
+    return found
+
+
+def import_or_skip(module: str, switch: str):
+    """``module``, imported; when it is missing a skip locally, an error when the ``switch`` variable is 1 (CI)."""
+    if os.environ.get(switch) == "1":
+        try:
+            return importlib.import_module(module)
+        except ImportError as error:
+            pytest.fail(f"{switch}=1 but {module} cannot be imported ({error}); pip install -e '.[test]'")
+    return pytest.importorskip(module)
 
 
 @cache

@@ -198,7 +198,9 @@ def test_corrupted_checkpoint_is_rejected(checkpoints, tmp_path):
 
 
 def test_encoder_matches_hugging_face_bert():
-    transformers = pytest.importorskip("transformers")
+    from tests.conftest import import_or_skip
+
+    transformers = import_or_skip("transformers", "SCFM_REQUIRE_TRANSFORMERS")
     from models.foundation.hf_bert import convert_bert_state
     from models.foundation.tokenizers import TokenBatch
 

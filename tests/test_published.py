@@ -21,8 +21,9 @@ from models.foundation.extract import embed_cells, tokenize_cells
 from models.foundation.plugin import FoundationPlugin, dataset_gene_ids
 from models.foundation.published import load_published
 from models.foundation.vocabulary import map_genes
+from tests.conftest import import_or_skip
 
-transformers = pytest.importorskip("transformers")
+transformers = import_or_skip("transformers", "SCFM_REQUIRE_TRANSFORMERS")
 
 N_GENES = 40
 GENES = [f"ENSG{i:011d}" for i in range(N_GENES)]
