@@ -547,3 +547,22 @@ def test_uce_plugin_embeds_deterministically(tmp_path):
                      for _ in range(2))  # fmt: skip
     assert first.shape == (9, 12) and np.allclose(np.linalg.norm(first, axis=1), 1.0)
     np.testing.assert_array_equal(first, second)
+
+
+# --- throughput script (for GPU machines; here tiny, on the CPU) ------------------------------------
+
+
+def test_throughput_script_runs_every_published_architecture_tiny(tmp_path):
+    from models.foundation.published import throughput
+
+    out = tmp_path / "throughput.json"
+    throughput.main(["--tiny", "--device", "cpu", "--cells", "4", "--time-limit", "1", "--out", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert all(r["status"] == "ok" for r in rows), [r for r in rows if r["status"] != "ok"]
+    runs = {(r["model"], r["implementation"], r["precision"]) for r in rows}
+    bert = [a.name for a in throughput.PUBLISHED if a.kind == "bert"]
+    expected = {(a.name, "ours", p) for a in throughput.PUBLISHED for p in ("fp32", "bf16")}
+    assert runs == expected | {(name, "hugging_face", p) for name in bert for p in ("fp32", "bf16")}
+    assert all(r["cells"] == 4 and r["cells_per_s"] > 0 for r in rows)
+    hf_fp32 = [r for r in rows if r["implementation"] == "hugging_face" and r["precision"] == "fp32"]
+    assert len(hf_fp32) == 5 and max(r["max_abs_diff_vs_ours"] for r in hf_fp32) < 1e-5  # same weights, same output
