@@ -99,7 +99,9 @@ def test_unreadable_source_is_a_config_error(tmp_path):
 
 
 # Terms in id order, as releases write them; CL:0000004's parent comes last, so a cut file loses it.
-LATE_PARENT_OBO = TINY_OBO + """
+LATE_PARENT_OBO = (
+    TINY_OBO
+    + """
 [Term]
 id: CL:0000004
 name: late child
@@ -110,6 +112,7 @@ id: CL:0000005
 name: late parent
 is_a: CL:0000000
 """
+)
 
 
 def test_a_cut_obo_naming_parents_it_lacks_is_refused(tmp_path):
@@ -158,7 +161,7 @@ def test_an_ontology_url_is_cached_and_a_cut_one_never_is(http_server, tmp_path)
     base, root, requests = http_server
     (root / "cl.obo").write_text(LATE_PARENT_OBO.split("[Term]\nid: CL:0000005")[0])  # the server holds a cut file
     settings, cache = {"source": f"{base}/cl.obo", "min_terms": 1}, tmp_path / "cache"
-    with pytest.raises(ConfigError, match=r"config key `ontology.source`: the file downloaded from .*/cl.obo is not usable"):
+    with pytest.raises(ConfigError, match=r"`ontology.source`: the file downloaded from .*/cl.obo is not usable"):
         load_cell_ontology(settings, cache)
     assert [p for p in cache.rglob("*") if p.is_file()] == []
     (root / "cl.obo").write_text(LATE_PARENT_OBO)

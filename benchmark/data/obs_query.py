@@ -61,6 +61,9 @@ class _Evaluator:
 
     def _compare(self, node: ast.Compare) -> pd.Series:
         operands = [node.left, *node.comparators]
+        for operand in operands:
+            if not isinstance(operand, ast.Name | ast.Constant | ast.UnaryOp | ast.List | ast.Tuple | ast.Set):
+                raise QueryError(f"{_show(operand)!r} is neither an obs column nor a literal; allowed: {ALLOWED}")
         if not any(isinstance(o, ast.Name) for o in operands):
             raise QueryError(f"{_show(node)!r} compares no obs column")
         result = None
@@ -100,9 +103,9 @@ class _Evaluator:
     def literal(self, node: ast.expr) -> object:
         if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
             return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-            if isinstance(node.operand.value, int | float) and not isinstance(node.operand.value, bool):
-                return -node.operand.value
+        negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+        if negative and isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
+            return -node.operand.value
         raise QueryError(f"{_show(node)!r} is not a literal (string, number, True/False/None); allowed: {ALLOWED}")
 
 
