@@ -128,3 +128,5 @@ def test_cellxgene_source_resolves_the_h5ad_asset_through_the_curation_api(http_
         ConfigError, match="CELLxGENE dataset nope \\(collection col-1\\): cannot read .* use `source: path`"
     ):
         cellxgene_asset_url("col-1", "nope", base)
+    with pytest.raises(ConfigError, match=r"dataset 'cxg': CELLxGENE dataset nope .*404"):
+        load_source("cxg", {**entry, "cellxgene": {**spec, "dataset_id": "nope"}}, None, tmp_path / "cache")

@@ -117,7 +117,10 @@ def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: 
         return read_h5ad_checked(dataset_id, path), checksum, str(path)
     if source == "cellxgene":
         spec = entry["cellxgene"]
-        url = cellxgene_asset_url(spec["collection_id"], spec["dataset_id"], spec.get("api", CELLXGENE_API))
+        try:
+            url = cellxgene_asset_url(spec["collection_id"], spec["dataset_id"], spec.get("api", CELLXGENE_API))
+        except ConfigError as error:
+            raise ConfigError(f"dataset '{dataset_id}': {error}") from error
     else:
         url = entry["url"]
     path, checksum = download(url, entry.get("sha256"), cache_dir, f"dataset '{dataset_id}'", check=_opens_as_h5ad)
