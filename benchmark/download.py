@@ -72,7 +72,7 @@ class _Downloader:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and not response.headers.get("Content-Encoding") else None
             written = self._stream(response.raw, output_file)
-        if expected is not None and written != expected:
+        if expected is not None and written != expected:  # urllib3 checks this too, by default only
             raise Incomplete(f"the body ended after {written:,} of the {expected:,} bytes its Content-Length announced")
 
     def _stream(self, body: urllib3.BaseHTTPResponse, output_file: str) -> int:
@@ -181,11 +181,14 @@ def _fetch(url: str, staging: Path, name: str, sha256: str | None, what: str, li
     try:
         return Path(store.fetch(name, downloader=_Downloader(limits)))
     except (Refused, ValueError, requests.exceptions.RequestException) as error:
-        fix = (
-            "check the URL; update `sha256` only if you trust the new file"
-            if isinstance(error, ValueError)
-            else "check the URL and the network, then run again"
-        )
+        if isinstance(error, ValueError):  # pooch: the pinned hash does not match
+            fix = "check the URL; update `sha256` only if you trust the new file"
+        elif "HTML" in str(error):
+            fix = "the URL serves a web page (a sign-in or landing page?), not the file: use its direct download link"
+        elif isinstance(error, Refused):
+            fix = "check the URL"
+        else:
+            fix = "check the URL and the network, then run again"
         raise ConfigError(
             f"{what}: download of {url} failed ({type(error).__name__}: {error}); nothing was cached, "
             f"so the next run downloads it again: {fix}"
