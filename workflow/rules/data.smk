@@ -27,6 +27,7 @@ rule ontology:
         vectors="results/ontology/dca_vectors.npz",
     params:
         settings=CONFIG["ontology"],
+        cache_dir=CONFIG["cache_dir"],
     resources:
         mem_mb=grows(4000),
         runtime=grows(30),
