@@ -123,10 +123,16 @@ def test_known_additive_shift_gives_additive_near_one_and_references_their_ends(
     for measure in MEASURES:
         assert results.scaled("no_change", measure) == 0.0 and results.scaled("observed", measure) == pytest.approx(1.0)
     # An embedding where the perturbation is one direction moves cells like the additive baseline; a random
-    # embedding stays near no change.
+    # embedding stays near no change. The direction of its tiny shift correlates with the true one by chance
+    # only (either sign; mean near 0): its shift is estimated on other cells than the decoder's, whereas on
+    # the same cells it would point at the perturbed ones it memorised (mean Δ Pearson 0.6-0.9).
     assert values["perturbation_r2_all"] > 0.9 and values["perturbation_energy"] > 0.8
-    noise, _ = run(adata, np.random.default_rng(5).normal(size=(adata.n_obs, 5)))
-    assert noise["perturbation_r2_all"] < 0.3 and noise["perturbation_energy"] < 0.3
+    deltas = []
+    for seed in range(8):
+        noise, _ = run(adata, np.random.default_rng(seed).normal(size=(adata.n_obs, 20)))
+        assert noise["perturbation_r2_all"] < 0.1 and noise["perturbation_energy"] < 0.1
+        deltas.append(noise["perturbation_delta_pearson"])
+    assert abs(np.mean(deltas)) < 0.25
 
 
 def test_predictions_never_use_the_target_types_perturbed_cells():
@@ -137,7 +143,7 @@ def test_predictions_never_use_the_target_types_perturbed_cells():
     assert problem == ""
     target = "t2"
     genes = fold_genes(cells, target, config["n_genes"])
-    before = predict(cells, target, genes, config["n_neighbors"])
+    before = predict(cells, target, genes, config["n_neighbors"], 0)
     hidden = np.flatnonzero((cells.cell_type == target) & cells.perturbed)
     rng = np.random.default_rng(9)
     expression = cells.expression.toarray()
@@ -145,14 +151,14 @@ def test_predictions_never_use_the_target_types_perturbed_cells():
     cells.expression = sparse.csr_matrix(expression)
     cells.embedding[hidden] = rng.normal(0, 100, (len(hidden), cells.embedding.shape[1]))
     assert np.array_equal(fold_genes(cells, target, config["n_genes"]), genes)
-    after = predict(cells, target, genes, config["n_neighbors"])
+    after = predict(cells, target, genes, config["n_neighbors"], 0)
     assert set(before) == {"no_change", "additive", "embedding"}
     for name in before:
         assert np.array_equal(before[name], after[name]), name
     # ... while the other targets' predictions, which may use t2's perturbed cells, do change.
-    other = predict(cells, "t0", fold_genes(cells, "t0", config["n_genes"]), config["n_neighbors"])
+    other = predict(cells, "t0", fold_genes(cells, "t0", config["n_genes"]), config["n_neighbors"], 0)
     cells_clean, _, _ = task_cells(adata, embedding, config, seed=0)
-    clean = predict(cells_clean, "t0", fold_genes(cells_clean, "t0", config["n_genes"]), config["n_neighbors"])
+    clean = predict(cells_clean, "t0", fold_genes(cells_clean, "t0", config["n_genes"]), config["n_neighbors"], 0)
     assert not np.array_equal(other["additive"], clean["additive"])
 
 

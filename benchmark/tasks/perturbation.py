@@ -12,9 +12,10 @@ Predictions (one row per target control cell):
 - **additive**: each control cell plus the mean expression shift (perturbed − control) of the other
   cell types, each type weighted equally;
 - **embedding** (the model's score, one predictor for every model): the same shift taken in the
-  model's embedding, δ = mean over the other types of (mean perturbed − mean control embedding); a
-  k-nearest-neighbour decoder fitted on the other types' cells (both conditions) maps embeddings to
-  expression, and each control cell x with embedding z is predicted as x + D(z + δ) − D(z). An
+  model's embedding, δ = mean over the other types of (mean perturbed − mean control embedding) on one
+  seeded half of their cells; a k-nearest-neighbour decoder D fitted on the other half (both
+  conditions) maps embeddings to expression, and each control cell x with embedding z is predicted as
+  x + D(z + δ) − D(z). An
   embedding where the perturbation is a consistent direction and similar types are neighbours moves
   each cell to the response of the types it resembles; one that ignores the perturbation (δ ≈ 0, or
   z + δ keeps the same neighbours) predicts no change;
@@ -191,21 +192,35 @@ def type_shift(values: np.ndarray, cell_type: np.ndarray, perturbed: np.ndarray)
     return np.mean(shifts, axis=0)
 
 
-def predict(cells: Cells, target: str, genes: np.ndarray, n_neighbors: int) -> dict[str, np.ndarray]:
+def halves(cell_type: np.ndarray, perturbed: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded split of the cells into two halves, within every (cell type, condition): True = first."""
+    rng, first = np.random.default_rng(seed), np.zeros(len(cell_type), dtype=bool)
+    for group in sorted(set(zip(cell_type, perturbed, strict=True))):
+        rows = np.flatnonzero((cell_type == group[0]) & (perturbed == group[1]))
+        first[rng.permutation(rows)[: len(rows) // 2]] = True
+    return first
+
+
+def predict(cells: Cells, target: str, genes: np.ndarray, n_neighbors: int, seed: int) -> dict[str, np.ndarray]:
     """The no-change, additive and embedding predictions for the target's control cells (cells x genes),
-    from :func:`allowed` cells only."""
+    from :func:`allowed` cells only. The embedding's shift and its decoder come from disjoint halves of
+    the other types' cells: a shift estimated on the decoder's own cells points at them (a random
+    embedding would then move cells towards the perturbed ones it memorised)."""
     seen = cells.subset(allowed(cells, target))
     expression = seen.expression[:, genes].toarray().astype(np.float64)
     control = (seen.cell_type == target) & ~seen.perturbed
     others = seen.cell_type != target
     x, z = expression[control], seen.embedding[control]
     additive = x + type_shift(expression[others], seen.cell_type[others], seen.perturbed[others])
-    shift = type_shift(seen.embedding[others], seen.cell_type[others], seen.perturbed[others])
-    decoder = NearestNeighbors(n_neighbors=min(n_neighbors, int(others.sum()))).fit(seen.embedding[others])
+    first = np.zeros(len(others), dtype=bool)
+    first[others] = halves(seen.cell_type[others], seen.perturbed[others], seed)
+    decoding = others & ~first
+    shift = type_shift(seen.embedding[first], seen.cell_type[first], seen.perturbed[first])
+    decoder = NearestNeighbors(n_neighbors=min(n_neighbors, int(decoding.sum()))).fit(seen.embedding[decoding])
 
-    def decode(points: np.ndarray) -> np.ndarray:  # mean expression of the nearest other-type cells
+    def decode(points: np.ndarray) -> np.ndarray:  # mean expression of the nearest decoding cells
         weights = decoder.kneighbors_graph(points) / decoder.n_neighbors
-        return np.asarray(weights @ expression[others])
+        return np.asarray(weights @ expression[decoding])
 
     return {"no_change": x, "additive": additive, "embedding": x + decode(z + shift) - decode(z)}
 
@@ -240,7 +255,7 @@ def evaluate_target(cells: Cells, target: str, config: dict, seed: int,
     """Predict the target from the allowed cells, then score against its observed perturbed cells. The
     PCA is fitted on all the cells on the fold's genes, once per gene set (``pcas`` caches it)."""
     genes = fold_genes(cells, target, config["n_genes"])
-    predictions = predict(cells, target, genes, config["n_neighbors"])
+    predictions = predict(cells, target, genes, config["n_neighbors"], seed)
     expression = cells.expression[:, genes].toarray().astype(np.float64)
     is_target = cells.cell_type == target
     control, observed = expression[is_target & ~cells.perturbed], expression[is_target & cells.perturbed]
