@@ -8,8 +8,9 @@ import pytest
 import scanpy as sc
 from scipy import sparse, stats
 
+from benchmark.config import validate
 from benchmark.data.prepare import standardize
-from benchmark.errors import ContractError
+from benchmark.errors import ConfigError, ContractError
 from benchmark.scoring import scale_scores
 from benchmark.tasks.context import TaskContext
 from benchmark.tasks.perturbation import (
@@ -219,3 +220,11 @@ def test_prepare_maps_the_catalog_condition_and_names_a_wrong_value():
     entry["perturbation"]["perturbed"] = "IFNB"
     with pytest.raises(ContractError, match=r"`perturbation.perturbed` \('IFNB'\) is not a value of obs column 'stim'"):
         standardize(raw, "toy", entry, "dataset 'toy'")
+
+
+def test_catalog_needs_the_perturbation_values_with_a_condition_key():
+    entry = {"source": "path", "path": "a.h5ad", "description": "d", "keys": {"condition": "stim"}}
+    with pytest.raises(ConfigError, match="'perturbation' is a required property"):
+        validate({"x": entry}, "catalog", "catalog.yaml")
+    validate({"x": {**entry, "perturbation": {"control": "ctrl", "perturbed": "stim"}}}, "catalog", "catalog.yaml")
+    validate({"x": {**entry, "keys": {"condition": None}}}, "catalog", "catalog.yaml")  # no condition: not needed

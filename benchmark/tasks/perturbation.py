@@ -175,9 +175,9 @@ def allowed(cells: Cells, target: str) -> np.ndarray:
 
 def fold_genes(cells: Cells, target: str, n_genes: int) -> np.ndarray:
     """The ``n_genes`` most variable genes (column indices) of the cells a prediction may use."""
-    seen = cells.subset(allowed(cells, target))
     if cells.expression.shape[1] <= n_genes:
         return np.arange(cells.expression.shape[1])
+    seen = cells.subset(allowed(cells, target))
     names = np.array([f"g{i}" for i in range(seen.expression.shape[1])])
     obs = pd.DataFrame({"batch": seen.batch}, index=[f"c{i}" for i in range(len(seen.batch))])
     adata = ad.AnnData(seen.expression, obs=obs, var=pd.DataFrame(index=names))
