@@ -9,6 +9,7 @@ import scanpy as sc
 from scipy import sparse, stats
 
 from benchmark.config import validate
+from benchmark.data.contract import UNLABELLED
 from benchmark.data.prepare import standardize
 from benchmark.errors import ConfigError, ContractError
 from benchmark.scoring import scale_scores
@@ -228,3 +229,10 @@ def test_catalog_needs_the_perturbation_values_with_a_condition_key():
         validate({"x": entry}, "catalog", "catalog.yaml")
     validate({"x": {**entry, "perturbation": {"control": "ctrl", "perturbed": "stim"}}}, "catalog", "catalog.yaml")
     validate({"x": {**entry, "keys": {"condition": None}}}, "catalog", "catalog.yaml")  # no condition: not needed
+
+
+def test_cells_without_a_label_take_no_part():
+    adata = synthetic()
+    adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).replace({"t3": UNLABELLED}).astype("category")
+    _, details = run(adata, informative_embedding(adata))
+    assert set(details["target"]) == {"t0", "t1", "t2"}

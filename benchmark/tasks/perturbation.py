@@ -42,7 +42,7 @@ from scipy.stats import mannwhitneyu
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from benchmark.data.contract import is_labelled
+from benchmark.data.contract import UNLABELLED, is_labelled
 from benchmark.data.preprocess import highly_variable, log_normalized
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
@@ -148,7 +148,7 @@ def task_cells(dataset: ad.AnnData, embedding: np.ndarray, config: dict, seed: i
     condition, types = obs["condition"].astype(str).to_numpy(), obs["cell_type"].astype(str).to_numpy()
     rng = np.random.default_rng(seed)
     rows, notes = [], []
-    for cell_type in sorted(set(types)):
+    for cell_type in sorted(set(types) - {UNLABELLED}):  # cells without a label take no part
         groups = [np.flatnonzero((types == cell_type) & (condition == c)) for c in ("control", "perturbed")]
         if min(len(g) for g in groups) < config["min_cells"]:
             notes.append(
