@@ -5,7 +5,8 @@
   control of the metric's kind (declared by ``control_roles`` in each control's model.yaml) when
   both ran, order the right way and differ by at least ``MIN_CONTROL_GAP`` of the models' spread;
   otherwise min-max over the models that ran (the ``scaling`` column says which). Values outside the controls are
-  kept (below 0 / above 1), so the scale shows where models land relative to the controls.
+  kept (below 0 / above 1), so the scale shows where models land relative to the controls. Metrics
+  flagged ``scaled_by_task`` arrive scaled between the task's own references and are kept as they are.
 - Integration: ``bio_weight`` x mean(bio) + (1 - bio_weight) x mean(batch) (scIB's 0.6/0.4); a
   single-batch dataset has no batch metrics and scores on bio alone. scGraph-OntoRWR (ontology) and
   ROGI (landscape) are reported beside it, not mixed into it.
@@ -54,6 +55,13 @@ def _scale_group(group: pd.DataFrame, roles: dict[str, dict[str, str]], higher: 
     return group.assign(scaled=scaled, scaling=np.where(ok, method, ""))
 
 
+def _scaled_by_task(group: pd.DataFrame) -> pd.DataFrame:
+    """Metrics the task already placed between its own references (e.g. perturbation: no change 0,
+    observed 1) keep their value."""
+    ok = group["status"] == "ok"
+    return group.assign(scaled=group["value"].where(ok), scaling=np.where(ok, "task references", ""))
+
+
 def scale_scores(scores: pd.DataFrame, metric_info: dict[str, dict], roles: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Add ``kind``, ``scaled`` and ``scaling`` columns to a long score table."""
     scores = scores.assign(
@@ -61,7 +69,9 @@ def scale_scores(scores: pd.DataFrame, metric_info: dict[str, dict], roles: dict
         scored=scores["metric"].map(lambda m: bool(metric_info[m].get("scored", True))),
     )
     parts = [
-        _scale_group(group, roles, metric_info[key[2]]["higher_is_better"], metric_info[key[2]]["kind"])
+        _scaled_by_task(group)
+        if metric_info[key[2]].get("scaled_by_task")
+        else _scale_group(group, roles, metric_info[key[2]]["higher_is_better"], metric_info[key[2]]["kind"])
         for key, group in scores.groupby(GROUP, sort=True)
     ]
     return pd.concat(parts).sort_index() if parts else scores.assign(scaled=np.nan, scaling="")

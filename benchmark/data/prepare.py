@@ -186,8 +186,9 @@ def _contract_var(raw_var: pd.DataFrame, entry: dict, where: str) -> tuple[np.nd
 
 
 def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
-    """The columns the cancer and drug tasks read: ``malignant`` (True/False), ``group`` (tumour,
-    patient or cell line: the unit folds never split) and ``drug_<name>`` (sensitive/resistant/unlabelled)."""
+    """The columns the cancer, drug and perturbation tasks read: ``malignant`` (True/False), ``group``
+    (tumour, patient or cell line: the unit folds never split), ``drug_<name>`` (sensitive/resistant/
+    unlabelled) and ``condition`` (control/perturbed/other)."""
     keys = entry.get("keys", {})
     columns = pd.DataFrame(index=raw.index.astype(str))
     if keys.get("malignant"):
@@ -198,6 +199,8 @@ def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
         columns["malignant"] = flag.isin(["true", "1"]).map({True: "True", False: "False"}).to_numpy()
     if keys.get("group"):
         columns["group"] = _obs_column(raw, where, keys["group"], "group").to_numpy()
+    if keys.get("condition"):
+        columns["condition"] = _perturbation_condition(raw, entry, where)
     prefix = entry.get("drug_response", {}).get("prefix")
     if prefix:
         drugs = [c for c in raw.columns if str(c).startswith(prefix)]
@@ -208,6 +211,20 @@ def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
             columns[f"drug_{column[len(prefix):]}"] = values.where(values.isin(["sensitive", "resistant"]),
                                                                   "unlabelled").to_numpy()  # fmt: skip
     return columns
+
+
+def _perturbation_condition(raw: pd.DataFrame, entry: dict, where: str) -> np.ndarray:
+    """``keys.condition`` mapped to control / perturbed (the catalog's ``perturbation`` values) / other."""
+    values = _obs_column(raw, where, entry["keys"]["condition"], "condition")
+    declared = entry.get("perturbation", {})
+    for role in ("control", "perturbed"):
+        if str(declared.get(role)) not in set(values):
+            raise ContractError(
+                f"{where}: catalog field `perturbation.{role}` ({declared.get(role)!r}) is not a value of obs column "
+                f"'{entry['keys']['condition']}' (`keys.condition`); its values: {', '.join(sorted(set(values))[:10])}"
+            )
+    roles = {str(declared["control"]): "control", str(declared["perturbed"]): "perturbed"}
+    return values.map(lambda value: roles.get(value, "other")).to_numpy()
 
 
 def _select_cells(obs: pd.DataFrame, entry: dict, where: str) -> tuple[pd.DataFrame, np.ndarray]:

@@ -13,6 +13,7 @@ import jinja2
 
 from benchmark.io import write_text
 from benchmark.ranking import EPSILON
+from benchmark.report.task_notes import task_notes
 
 TEMPLATES = Path(__file__).parent / "templates"
 HIGHLIGHTS = ("scgraph_ontorwr", "rogi_pca", "logreg_macro_f1", "logreg_lcad")
@@ -96,6 +97,7 @@ def _views(results: dict) -> dict:
         "epsilon": EPSILON,
         "n_seeds": len(results["config"]["seeds"]),
         "data": _page_data(results),
+        "task_notes": task_notes(results),
         "script": (TEMPLATES / "leaderboard.js").read_text(),
     }
 

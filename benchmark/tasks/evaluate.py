@@ -17,6 +17,7 @@ from benchmark.tasks.context import TaskContext
 from benchmark.tasks.drug import drug_metrics, evaluate_drug
 from benchmark.tasks.gene_function import evaluate_gene_function, gene_function_metrics
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
+from benchmark.tasks.perturbation import evaluate_perturbation, perturbation_metrics
 from metrics.base import Metric
 
 SCORE_COLUMNS = ["dataset", "task", "model", "seed", "metric", "value", "status", "message", "seconds"]
@@ -26,7 +27,9 @@ TASKS: dict[str, tuple[Callable[[TaskContext], list[dict]], Callable[[dict], lis
     "annotation": (evaluate_annotation, annotation_metrics),
     "cancer": (evaluate_cancer, cancer_metrics),
     "drug": (evaluate_drug, drug_metrics),
+    "perturbation": (evaluate_perturbation, perturbation_metrics),
 }
+NEEDS_EXPRESSION = {"perturbation"}  # tasks that read the (log-normalised) counts, not only obs and obsm
 METRICS: dict[str, Callable[[dict], list[Metric]]] = {
     **{task: metrics for task, (_, metrics) in TASKS.items()},
     "gene_function": gene_function_metrics,
@@ -52,7 +55,7 @@ def evaluate(
     ``finetune``, ``embedding_path`` is the fine-tune step's predictions; for ``gene_function``, the
     embedding's ``varm["gene_emb"]`` is scored with the label files in ``resources``.
     """
-    dataset = read_dataset(str(dataset_path), x=False)  # tasks read obs, obsm and var_names, never the counts
+    dataset = read_dataset(str(dataset_path), x=task in NEEDS_EXPRESSION)  # others read obs, obsm and var_names
     if task == "finetune":
         X, status, message = read_predictions(embedding_path)
     else:
