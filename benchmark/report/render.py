@@ -59,8 +59,12 @@ def _page_data(results: dict) -> dict:
         "metric_ids": list(results["metrics"]),
         "seeds": list(results["config"]["seeds"]),
         "models": {
-            m: {"name": info["name"], "kind": info["kind"], "summary": info["summary"],
-                "origin": (info.get("origin") or {}).get("label", "")}
+            m: {
+                "name": info["name"],
+                "kind": info["kind"],
+                "summary": info["summary"],
+                "origin": (info.get("origin") or {}).get("label", ""),
+            }
             for m, info in results["models"].items()
         },  # fmt: skip
         "metrics": results["metrics"],
@@ -109,8 +113,8 @@ def failure_groups(failures: list[dict], models: dict) -> list[dict]:
         where: dict[tuple, set] = defaultdict(set)
         for row in rows:
             where[(row["dataset"], row["model"])].add(row["task"])
-        out.append({"status": status, "message": message, "count": len(where),
-                    "where": [f"{d} · {models[m]['name']} ({', '.join(sorted(t))})" for (d, m), t in sorted(where.items())]})  # fmt: skip
+        listed = [f"{d} · {models[m]['name']} ({', '.join(sorted(t))})" for (d, m), t in sorted(where.items())]
+        out.append({"status": status, "message": message, "count": len(where), "where": listed})
     return sorted(out, key=lambda g: (g["status"] != "failed", -g["count"], g["message"]))
 
 
