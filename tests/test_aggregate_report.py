@@ -145,3 +145,25 @@ def test_several_seeds_give_sd_and_rank_intervals(tmp_path):
     task = next(r for r in results["task_scores"] if r["model"] == "A" and r["task"] == "annotation")
     assert task["score_sd"] > 0
     assert "over 3 seeds" in render_leaderboard(results)
+
+
+def test_the_scfm_plugin_records_its_origin(tmp_path):
+    """What the embed step writes into the run record's notes (models/foundation/plugin.py)."""
+    import hashlib
+
+    from models.foundation.plugin import checkpoint_origin
+
+    ours = tmp_path / "checkpoint"
+    ours.mkdir()
+    (ours / "config.json").write_text(json.dumps({"steps": 400, "seconds": 150.0, "corpus_cells": 3000}))
+    assert checkpoint_origin(str(ours), "scgpt") == {"source": "in-repo", "corpus_cells": 3000, "steps": 400,
+                                                     "minutes": 2.5}  # fmt: skip
+    published = tmp_path / "whole_human"
+    published.mkdir()
+    (published / "best_model.pt").write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    origin = checkpoint_origin({"format": "scgpt", "path": str(published)}, "scgpt")
+    assert origin == {"source": "published", "name": "whole_human", "format": "scgpt", "sha256": digest}
+    pinned = {"format": "scgpt", "path": str(published), "files": {"weights": {"path": "best_model.pt",
+                                                                               "sha256": "f" * 64}}}  # fmt: skip
+    assert checkpoint_origin(pinned, "scgpt")["sha256"] == "f" * 64  # the configured (and verified) sum
