@@ -130,11 +130,13 @@ def _views(results: dict) -> dict:
         stage = row["stage"] + (f" {row['task']}" if row.get("task") else "")
         resources[(row["dataset"], row.get("model") or "")][stage] = row
     is_control = {m: info["kind"] == "control" for m, info in results["models"].items()}
-    per_model = sorted(((d, m) for d, m in resources if m), key=lambda k: (k[0], is_control.get(k[1], False)))
+    per_model = sorted((d, m) for d, m in resources if m)
+    resource_rows = {"models": [k for k in per_model if not is_control.get(k[1])],
+                     "controls": [k for k in per_model if is_control.get(k[1])]}  # fmt: skip
     return {
         "controls": dict(sorted(controls.items())),
         "resources": resources,
-        "resource_rows": per_model,
+        "resource_rows": resource_rows,
         "is_control": is_control,
         "stages": sorted({stage for (_, model), stages in resources.items() if model for stage in stages}),
         "runs": {(row["dataset"], row["model"]): row for row in results["runs"]},
