@@ -53,9 +53,9 @@ def _page_data(results: dict) -> dict:
     metrics_present = {row["metric"] for row in results["scores"]}
     return {
         "run": results["run"],
-        "dataset_ids": list(results["datasets"]),
+        "dataset_ids": [d for d in results["config"]["datasets"] if d in results["datasets"]],
         "task_ids": list(results["config"]["tasks"]),
-        "model_ids": list(results["models"]),
+        "model_ids": [m for m in results["config"]["models"] if m in results["models"]],
         "metric_ids": list(results["metrics"]),
         "seeds": list(results["config"]["seeds"]),
         "models": {
@@ -138,6 +138,8 @@ def _views(results: dict) -> dict:
         "resources": resources,
         "resource_rows": resource_rows,
         "is_control": is_control,
+        "map_order": [m for m in results["config"]["models"] if not is_control.get(m)]
+        + [m for m in results["config"]["models"] if is_control.get(m)],
         "stages": sorted({stage for (_, model), stages in resources.items() if model for stage in stages}),
         "runs": {(row["dataset"], row["model"]): row for row in results["runs"]},
         "epsilon": EPSILON,

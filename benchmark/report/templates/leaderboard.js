@@ -273,9 +273,10 @@
     control: () => "Controls: reference rows, not ranked",
   };
   // Tables with one <tbody> per group (ranked, apart, controls), each with a heading row; sorting stays inside a group.
-  function groupedBodies(table, result, width, fill) {
+  function groupedBodies(table, result, width, fill, order) {
     for (const body of [...table.tBodies]) body.remove();
-    for (const [groupName, rows] of modelGroups(result)) {
+    for (const [groupName, unordered] of modelGroups(result)) {
+      const rows = order ? [...unordered].sort(order) : unordered;
       if (!rows.length) continue;
       const body = el("tbody", null, { class: groupName === "control" ? "controls" : groupName });
       const head = el("tr", null, { class: "group-head" });
@@ -361,12 +362,17 @@
     header(table, labels);
     const rowsOf = group(result.tasks.filter((r) => r.task === "integration" && rankable(r)), (r) => r.model + CELL + r.dataset);
     const view = { ...result, rows: result.rows.filter((r) => (r.group === "ranked" || (r.group === "control" && r.cells === result.shared)) && cells.length) };
+    const summaryOf = (model) => {
+      const perDataset = cells.map((c) => rowsOf.get(model + CELL + datasetOf(c)) || []);
+      const kindMean = (kind) => mean(perDataset.map((rs) => mean(rs.map((r) => r.kinds[kind]).filter(isNumber))).filter(isNumber));
+      return [kindMean("bio"), kindMean("batch"), mean(perDataset.map((rs) => mean(rs.map((r) => r.score))).filter(isNumber))];
+    };
+    const totals = new Map(view.rows.map((r) => [r.model, summaryOf(r.model)]));
+    const byTotal = (a, b) => (totals.get(b.model)[2] ?? -Infinity) - (totals.get(a.model)[2] ?? -Infinity);
     groupedBodies(table, view, labels.length, (row) => {
       const tr = el("tr", null, { "data-model": row.model });
       tr.append(modelCell(row.model));
-      const perDataset = cells.map((c) => rowsOf.get(row.model + CELL + datasetOf(c)) || []);
-      const kindMean = (kind) => mean(perDataset.map((rs) => mean(rs.map((r) => r.kinds[kind]).filter(isNumber))).filter(isNumber));
-      for (const value of [kindMean("bio"), kindMean("batch"), mean(perDataset.map((rs) => mean(rs.map((r) => r.score))).filter(isNumber))]) {
+      for (const value of totals.get(row.model)) {
         const td = el("td", fmt(value), { class: "barcell", "data-sort": isNumber(value) ? String(value) : "" });
         const track = el("span", null, { class: "track" });
         const fill = el("span", null, { class: "fill" });
@@ -374,7 +380,7 @@
         track.append(fill); td.append(track); tr.append(td);
       }
       return tr;
-    });
+    }, byTotal);
     if (!cells.length) table.append(el("caption", "No integration cell is shared by the ranked models.", { class: "sub" }));
   }
 
@@ -424,7 +430,7 @@
   function renderDatasets(result) {
     const raw = state.mode === "raw";
     for (const holder of document.querySelectorAll(".dataset-tables")) {
-      const dataset = DATA.dataset_ids[Number(holder.dataset.datasetIndex)];
+      const dataset = holder.dataset.dataset;
       holder.replaceChildren();
       if (!state.datasets.has(dataset)) { holder.append(el("p", "(filtered out)", { class: "sub" })); continue; }
       const taskIds = DATA.task_ids.filter((t) => state.tasks.has(t));
@@ -452,6 +458,7 @@
           for (const t of taskIds) {
             const values = own.filter((r) => r.task === t && isNumber(r.score)).map((r) => r.score);
             const flag = statusOf(result.tasks, dataset, row.model, t);
+            if (flag && !values.length) { tr.append(el("td", flag.text, { class: flag.cls, title: flag.title })); continue; }
             tr.append(numberCell(mean(values), 3, !flag, flag ? { class: flag.cls, title: flag.title } : null));
           }
           for (const k of kinds) tr.append(numberCell(mean(own.filter((r) => r.task === "integration" && isNumber(r.kinds[k])).map((r) => r.kinds[k])), 3, false));
