@@ -19,7 +19,7 @@ DEFAULTS = {
     "pretrain": {"corpus": []},
     "precomputed": {},
     "checkpoints": {},
-    "scoring": {"bio_weight": 0.6, "task_weights": {}},
+    "scoring": {"bio_weight": 0.6, "task_weights": {}, "keep_degenerate": False},
 }
 
 

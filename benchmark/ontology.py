@@ -105,11 +105,13 @@ class OntologyView:
         return pd.DataFrame(cdist(block, block), index=terms, columns=terms)
 
 
-def load_view(graph_path: str | Path, vectors_path: str | Path, lcad_method: str = "closest") -> OntologyView:
+def load_view(
+    graph_path: str | Path, vectors_path: str | Path, lcad_method: str = "lowest", lcad_drop_zero: bool = False
+) -> OntologyView:
     ontology = read_ontology(graph_path)
     with np.load(vectors_path) as saved:
         vectors = pd.DataFrame(saved["vectors"], index=saved["nodes"].astype(str))
-    return OntologyView(ontology, vectors, LCAD(ontology.graph, lcad_method))
+    return OntologyView(ontology, vectors, LCAD(ontology.graph, lcad_method, lcad_drop_zero))
 
 
 def ontology_problem(dataset: ad.AnnData, view: OntologyView | None) -> str:

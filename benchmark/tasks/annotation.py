@@ -73,14 +73,15 @@ class AnnotationInput:
     def mean_over_splits(self, probe: str, score) -> float:
         return float(np.mean([score(true, predicted) for true, predicted in self.predictions(probe)]))
 
-    def lcad_score(self, true: np.ndarray, predicted: np.ndarray) -> float:
+    def lcad_score(self, true: np.ndarray, predicted: np.ndarray, drop_zero: bool | None = None) -> float:
         if np.all(true == predicted):
             return 0.0
         to_term = np.vectorize(self.term_of_label.get)
-        return self.lcad.mean(to_term(true), to_term(predicted))
+        return self.lcad.mean(to_term(true), to_term(predicted), drop_zero)
 
     def lcad_per_cell(self, true: np.ndarray, predicted: np.ndarray) -> float:
-        return float(np.mean(true != predicted)) * self.lcad_score(true, predicted)
+        """Over all test cells, correct ones 0: never drops zeros (``lcad_drop_zero`` is about LCAD's mean)."""
+        return float(np.mean(true != predicted)) * self.lcad_score(true, predicted, drop_zero=False)
 
 
 def _probe_metrics(probe: str) -> list[Metric]:

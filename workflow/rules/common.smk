@@ -10,7 +10,7 @@ from benchmark.config import check_config  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
 from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
-from benchmark.tasks.plan import task_applies  # noqa: E402
+from benchmark.tasks.plan import task_applies, unmet_need, unscheduled  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
 SPECS = discover(REPO / "models")
@@ -33,9 +33,19 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def embeds(dataset, model):
+    """The model's needs are met by what the catalog says about the dataset (benchmark/tasks/plan.py)."""
+    return not unmet_need(CATALOG[dataset], SPECS[model], dataset)
+
+
 def applies(dataset, task, model):
-    """Only valid combinations become jobs (benchmark/tasks/plan.py)."""
-    return task_applies(task, CATALOG[dataset], SPECS[model])
+    """Only valid combinations that can run become jobs (benchmark/tasks/plan.py)."""
+    return embeds(dataset, model) and task_applies(task, CATALOG[dataset], SPECS[model])
+
+
+def unscheduled_jobs():
+    """The (dataset, model) pairs not planned, with the reason: the report lists them as not applicable."""
+    return unscheduled(CONFIG["datasets"], CONFIG["models"], list(CONFIG["tasks"]), CATALOG, SPECS)
 
 
 def score_paths():
@@ -55,14 +65,14 @@ def benchmark_jobs():
     jobs += [
         {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
         for m in CONFIG["models"]
-        if pretrained_here(m)
+        if pretrained_here(m) and any(embeds(d, m) for d in CONFIG["datasets"])
     ]
     jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
         for d in CONFIG["datasets"]
     ]
     for d in CONFIG["datasets"]:
-        for m in CONFIG["models"]:
+        for m in (m for m in CONFIG["models"] if embeds(d, m)):
             for s in CONFIG["seeds"]:
                 jobs.append(
                     {"stage": "embed", "dataset": d, "model": m, "seed": s,
@@ -88,6 +98,7 @@ def run_infos():
         for d in CONFIG["datasets"]
         for m in CONFIG["models"]
         for s in CONFIG["seeds"]
+        if embeds(d, m)
     ]
 
 

@@ -13,5 +13,6 @@ results, scores = aggregate(
     sm.params.config,
     sm.params.specs,
     sm.input.ontology_graph,
+    sm.params.unscheduled,
 )
 write_results(results, scores, sm.output.results, sm.output.scores)
