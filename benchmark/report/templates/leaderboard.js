@@ -9,7 +9,7 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("benchmark-data").textContent);
   const CELL = "\u0000";
-  const SCALED = new Set(["controls", "min-max"]);
+  const SCALED = new Set(["controls", "min-max", "task references"]);  // mirrors scoring.SCALED
   const DEFAULTS = { bio: DATA.scoring.bio_weight, tasks: Object.assign({}, DATA.scoring.task_weights) };
   const state = {
     datasets: new Set(DATA.dataset_ids), tasks: new Set(DATA.task_ids), models: new Set(DATA.model_ids),
