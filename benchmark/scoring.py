@@ -38,7 +38,7 @@ import pandas as pd
 GROUP = ["dataset", "task", "metric"]
 MIN_CONTROL_GAP = 0.25  # controls must span at least this share of the models' spread
 TOLERANCE = 1e-12
-SCALED = ("controls", "min-max", "task references")  # the `scaling` of a value that counts; "constant", "no value" do not
+SCALED = ("controls", "min-max", "task references")  # scalings of values that count ("constant", "no value" do not)
 CELL = "\u0000"  # joins dataset and task into a cell key (ids never contain it)
 MIN_MODELS_FOR_CONCLUSION = 5  # ROGI-F1: fewer models (controls excluded) give no conclusion
 

@@ -22,7 +22,7 @@ from benchmark.tasks.perturbation import evaluate_perturbation, perturbation_met
 from metrics.base import Metric
 
 SCORE_COLUMNS = ["dataset", "task", "model", "seed", "metric", "value", "status", "message", "seconds", "degenerate"]
-CELL_EMBEDDING_TASKS = ("integration", "annotation", "cancer", "drug", "perturbation")  # scored on X_emb: checked for degeneracy
+CELL_EMBEDDING_TASKS = ("integration", "annotation", "cancer", "drug", "perturbation")  # X_emb: degeneracy checked
 
 TASKS: dict[str, tuple[Callable[[TaskContext], list[dict]], Callable[[dict], list[Metric]]]] = {
     "integration": (evaluate_integration, integration_metrics),
