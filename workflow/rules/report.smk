@@ -56,6 +56,7 @@ rule embedding_maps:
         models=CONFIG["models"],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset, "maps"),
     resources:
+        attempt=attempt_number,
         mem_mb=grows(4000),
         runtime=grows(30),
     log:
