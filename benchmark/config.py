@@ -73,7 +73,7 @@ def read_yaml(path: str | Path) -> object:
 def enabled(settings: dict | None) -> bool:
     """A task's or model's settings switch it off with `enabled: false` (from any config file: Snakemake
     merges --configfile over config/config.yaml key by key, so a key can be overridden but never deleted)."""
-    return (settings or {}).get("enabled", True) is not False
+    return str((settings or {}).get("enabled", True)).lower() != "false"  # --config passes "false" as text
 
 
 def with_defaults(config: dict) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 from benchmark.supervisor import REASON_PREFIX
 
 RUN = r"(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)"
+TASK_RUN = r"(?P<dataset>[^/]+)/(?P<task>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)"
 BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
                      "cpu_time"]  # fmt: skip
 
@@ -91,9 +92,8 @@ RECORDS: list[tuple[re.Pattern, Writer]] = [
     (re.compile(rf"results/embed/{RUN}\.json$"), _run_info),
     (re.compile(rf"results/finetune/{RUN}\.tsv\.gz$"), _predictions),
     (re.compile(rf"results/finetune/{RUN}\.json$"), _run_info),
-    (re.compile(r"results/scores/(?P<dataset>[^/]+)/(?P<task>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)\.tsv$"), _scores),
-    (re.compile(r"results/details/(?P<dataset>[^/]+)/(?P<task>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)\.tsv\.gz$"),
-     _details),
+    (re.compile(rf"results/scores/{TASK_RUN}\.tsv$"), _scores),
+    (re.compile(rf"results/details/{TASK_RUN}\.tsv\.gz$"), _details),
     (re.compile(r"results/checkpoints/(?P<model>[^/]+)/manifest\.json$"), _manifest),
     (re.compile(r"results/maps/(?P<dataset>[^/]+)\.json$"), _maps),
 ]  # fmt: skip

@@ -13,8 +13,8 @@ Resource deaths (a signal, a timeout) are left to Snakemake's retries while atte
 A signal sent to the job itself (Ctrl-C, a cancel) stops the step without recording anything.
 """
 
+import contextlib
 import ctypes
-import logging
 import os
 import resource
 import signal
@@ -35,8 +35,6 @@ REASON_PREFIX = "scfm-step failed: "  # the last line of a failed step's log (re
 GRACE_S = 10.0  # between SIGTERM and SIGKILL
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,8 @@ class Outcome:
 
     def reason(self) -> str:
         if self.stopped_by is not None:
-            return f"stopped by {signal.Signals(self.stopped_by).name} sent to the job (Ctrl-C, a cancel or a scheduler)"
+            name = signal.Signals(self.stopped_by).name
+            return f"stopped by {name} sent to the job (Ctrl-C, a cancel or a scheduler)"
         if self.timed_out:
             return f"timeout after {self.limit_min:g} min (the job's `runtime`)"
         if self.returncode < 0:
@@ -80,10 +79,8 @@ class Outcome:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
     """The child gets SIGKILL if the supervising process dies (e.g. killed by `kill -9`): no orphans."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        pass
 
 
 def run_child(command: list[str], log_path: str | None, limit_s: float | None, env: dict[str, str]) -> Outcome:
@@ -105,10 +102,8 @@ def run_child(command: list[str], log_path: str | None, limit_s: float | None, e
         )
 
         def signal_group(signum: int) -> None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
 
         def forward(signum: int, _frame: Any) -> None:
             stopped.append(signum)

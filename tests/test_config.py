@@ -113,8 +113,9 @@ def test_tasks_and_models_are_switched_off_from_any_config_file():
     config["tasks"]["annotation"] = {"enabled": False, "n_splits": 2}
     config["model_params"]["scvi"] = {"enabled": False, "max_epochs": 3}
     config["model_params"]["hvg"] = {"enabled": True}
+    config["tasks"]["finetune"] = {"enabled": "false"}  # as `--config 'tasks={finetune: {enabled: false}}'` gives it
     filled, _ = check_config(config)
-    assert "annotation" not in filled["tasks"] and "annotation" not in filled["scoring"]["task_weights"]
+    assert set(filled["tasks"]) == {"integration"} and "annotation" not in filled["scoring"]["task_weights"]
     assert "scvi" not in filled["models"] and "hvg" in filled["models"]
     assert filled["model_params"]["hvg"] == {} and "enabled" not in filled["tasks"]["integration"]
     config["tasks"] = {"integration": {"enabled": False}}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.paths import REPO_ROOT
 from tests.test_extending import copy_checkout
 
 pytestmark = pytest.mark.workflow

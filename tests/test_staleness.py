@@ -38,8 +38,13 @@ def test_reruns_follow_content_not_free_text(tmp_path):
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(yaml.safe_dump({"atlas": entry}))
     config = yaml.safe_load((repo / "config" / "test.yaml").read_text())
-    config.update(catalog=str(catalog), data_dir=str(data), datasets=["atlas"], models=["random", "hvg_pca"],
-                  pretrain={"corpus": []})
+    config.update(
+        catalog=str(catalog),
+        data_dir=str(data),
+        datasets=["atlas"],
+        models=["random", "hvg_pca"],
+        pretrain={"corpus": []},
+    )
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     command = [str(Path(sys.executable).parent / "snakemake"), *TARGETS, "-s", str(repo / "workflow" / "Snakefile"),

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import anndata as ad
 import pandas as pd
-import pytest
 
 from benchmark import supervisor
 from benchmark.failures import last_reason, record_lost_jobs, recordable
@@ -69,7 +68,7 @@ def test_the_child_reports_its_exception_and_traceback(tmp_path):
         tmp_path,
     )
     assert outcome.reason() == "exit code 1 (KeyboardInterrupt)"
-    assert "Traceback (most recent call last)" in log and 'line 4, in main\nKeyboardInterrupt' in log
+    assert "Traceback (most recent call last)" in log and "line 4, in main\nKeyboardInterrupt" in log
 
 
 GLUE = """
@@ -124,17 +123,19 @@ def test_other_steps_and_early_attempts_fail_for_snakemake(tmp_path):
 
 def test_lost_jobs_are_recorded_from_their_log(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    outputs = ["results/scores/d/integration/m/seed0.tsv", "results/details/d/integration/m/seed0.tsv.gz"]
-    assert recordable(outputs) and not recordable(["results/data/d/dataset.h5ad"])
-    log = tmp_path / "evaluate.log"
-    log.write_text("scfm-step: evaluate\nscfm-step failed: killed by SIGKILL (9)\n")
+    outputs = ["results/finetune/d/m/seed0.tsv.gz", "results/finetune/d/m/seed0.json"]
+    assert recordable(outputs) and recordable(["results/scores/d/integration/m/seed0.tsv"])
+    assert not recordable(["results/data/d/dataset.h5ad"])
+    log = tmp_path / "finetune.log"
+    log.write_text("scfm-step: finetune\nscfm-step failed: killed by SIGKILL (9)\n")
     assert last_reason(str(log)) == "killed by SIGKILL (9)"
-    jobs = [{"rule": "evaluate", "outputs": outputs, "log": str(log), "benchmark": "results/benchmarks/e.tsv"},
-            {"rule": "prepare_dataset", "outputs": ["results/data/d/dataset.h5ad"], "log": None, "benchmark": None}]  # fmt: skip
-    config = {"tasks": {"integration": {"metrics": ["kmeans_nmi", "ilisi"], "enabled": True}}}
-    assert record_lost_jobs(jobs, config) == outputs
-    scores = pd.read_csv(outputs[0], sep="\t")
-    assert list(scores["metric"]) == ["kmeans_nmi", "ilisi"] and set(scores["status"]) == {"failed"}
-    assert scores["message"][0] == f"killed by SIGKILL (9); log: {log}"
-    assert pd.read_csv("results/benchmarks/e.tsv", sep="\t")["s"].isna().all()
+    jobs = [
+        {"rule": "finetune", "outputs": outputs, "log": str(log), "benchmark": "results/benchmarks/f.tsv"},
+        {"rule": "prepare_dataset", "outputs": ["results/data/d/dataset.h5ad"], "log": None, "benchmark": None},
+    ]
+    assert record_lost_jobs(jobs, {}) == outputs
+    assert pd.read_csv(outputs[0], sep="\t").empty
+    record = json.loads(Path(outputs[1]).read_text())
+    assert record["status"] == "failed" and record["message"] == f"killed by SIGKILL (9); log: {log}"
+    assert pd.read_csv("results/benchmarks/f.tsv", sep="\t")["s"].isna().all()
     assert not Path("results/data").exists()
