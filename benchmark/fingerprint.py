@@ -2,7 +2,8 @@
 re-runs a job when what it reads changes, and only then.
 
 - :func:`code_hash`: a folder's code. Python files are hashed by their syntax tree without docstrings,
-  so comments, formatting and docstrings never re-run anything; other files by their bytes.
+  so comments, formatting and docstrings never re-run anything; model.yaml without its free text and
+  resources; other files by their bytes.
 - :func:`model_code`: a model's folder, the model folders it imports and, for scFMs, models/foundation/.
 - :func:`source_fingerprint`: what a catalog entry's data is (every field but the free text), with the
   content hash of a local source file; a pinned ``sha256`` that the file no longer has stops the run.
@@ -88,13 +89,17 @@ def _files(folder: Path) -> list[Path]:
 
 
 @cache
-def code_hash(*folders: Path) -> str:
-    """sha256 over the code files of ``folders`` (paths relative to each folder, then content)."""
+def folder_hash(folder: Path) -> str:
+    """sha256 over the code files of one folder (paths relative to it, then content)."""
     parts = []
-    for folder in folders:
-        for path in _files(Path(folder)):
-            parts += [str(path.relative_to(folder)).encode(), _file_digest(path)]
+    for path in _files(folder):
+        parts += [str(path.relative_to(folder)).encode(), _file_digest(path)]
     return _digest(*parts)
+
+
+def code_hash(*folders: Path) -> str:
+    """sha256 over the code files of ``folders`` (each hashed once per process)."""
+    return _digest(*(folder_hash(Path(folder)).encode() for folder in folders))
 
 
 def repo_code(*relative: str) -> str:
@@ -102,7 +107,8 @@ def repo_code(*relative: str) -> str:
     return code_hash(*(REPO_ROOT / r for r in relative))
 
 
-def imported_models(folder: Path) -> set[str]:
+@cache
+def imported_models(folder: Path) -> frozenset[str]:
     """The other ``models.<id>`` packages that the Python files of a model folder import."""
     names = set()
     for path in folder.rglob("*.py"):
@@ -115,7 +121,7 @@ def imported_models(folder: Path) -> set[str]:
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 modules = [node.module]
             names |= {m.split(".")[1] for m in modules if m.startswith("models.")}
-    return names - {folder.name}
+    return frozenset(names - {folder.name})
 
 
 def model_code(directory: str | Path, kind: str, models_dir: Path = MODELS_DIR) -> str:

@@ -137,6 +137,8 @@ def test_failed_models_are_reported_with_their_reason(failing_run):
     assert "ended without its outputs" in reasons["crashes"] and "crashes/seed0.log" in reasons["crashes"]
     html = (work / "reports" / "failures" / "leaderboard.html").read_text()
     assert "timeout after 1 min" in html and "exit code 3" in html
+    maps = json.loads((work / "results" / "maps" / "sim_small.json").read_text())
+    assert set(maps["maps"]) == {"random", "hvg_pca"}  # the shuffled plugin's cells erase no other map
     hang = json.loads((work / "results" / "embed" / "sim_small" / "hangs" / "seed0.json").read_text())
     assert 60 <= hang["wall_time_s"] < 90  # stopped at its runtime, not left to sleep
 

@@ -8,7 +8,7 @@ import yaml
 
 from benchmark import fingerprint
 from benchmark.errors import ConfigError
-from benchmark.fingerprint import code_hash, file_sha256, model_code, python_digest, source_fingerprint
+from benchmark.fingerprint import file_sha256, model_code, python_digest, source_fingerprint
 from benchmark.paths import MODELS_DIR
 
 
@@ -24,16 +24,21 @@ def models(tmp_path):
     """A models folder with random, batch_only (which imports label_oracle), label_oracle and foundation."""
     for name in ("random", "batch_only", "label_oracle", "foundation"):
         shutil.copytree(MODELS_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    code_hash.cache_clear()
+    clear_caches()
     yield tmp_path
-    code_hash.cache_clear()
+    clear_caches()
+
+
+def clear_caches() -> None:
+    fingerprint.folder_hash.cache_clear()
+    fingerprint.imported_models.cache_clear()
 
 
 def edit(path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
-    code_hash.cache_clear()
+    clear_caches()
 
 
 def test_model_code_follows_its_folder_and_imports(models):
@@ -49,10 +54,10 @@ def test_model_yaml_free_text_and_resources_do_not_count(models):
     declared = models / "random" / "model.yaml"
     spec = yaml.safe_load(declared.read_text())
     declared.write_text(yaml.safe_dump({**spec, "summary": "new words", "resources": {"mem_mb": 99}}))
-    code_hash.cache_clear()
+    clear_caches()
     assert model_code(models / "random", "control", models) == before
     declared.write_text(yaml.safe_dump({**spec, "needs": {"labels": True}}))
-    code_hash.cache_clear()
+    clear_caches()
     assert model_code(models / "random", "control", models) != before
 
 
