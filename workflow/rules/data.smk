@@ -27,9 +27,7 @@ rule ontology:
         vectors="results/ontology/dca_vectors.npz",
     params:
         settings=CONFIG["ontology"],
-        source_sha256=lambda wildcards: file_fingerprint(
-            str(Path(CONFIG["ontology"]["source"]).resolve()) if CONFIG["ontology"]["source"] else None, None
-        ),
+        source_sha256=lambda wildcards: file_fingerprint(CONFIG["ontology"]["source"], os.getcwd()),  # a local file
     resources:
         mem_mb=grows(4000),
         runtime=grows(30),
