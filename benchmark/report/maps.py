@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from benchmark.errors import ContractError  # noqa: E402
 from benchmark.runner import read_embedding  # noqa: E402
 
 MAX_CELLS = 5000
@@ -60,7 +61,10 @@ def embedding_maps(dataset: ad.AnnData, embeddings: dict[str, str], seed: int) -
     order = rng.permutation(len(cells))  # the drawing order, the same for every map
     maps = {}
     for model, path in embeddings.items():
-        X, status, _ = read_embedding(path, dataset)
+        try:
+            X, status, _ = read_embedding(path, dataset)
+        except ContractError:  # e.g. a plugin's cells in another order: its evaluation reports it as failed
+            continue
         if X is None:
             continue
         coordinates = umap_coordinates(X[cells], seed)

@@ -7,8 +7,10 @@ rule evaluate:
     params:
         task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
         seed=task_seed,
+        code=EVALUATE_CODE,
     threads: 1
     resources:
+        attempt=attempt_number,
         mem_mb=grows(8000),
         runtime=grows(120),
     log:

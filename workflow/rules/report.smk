@@ -59,6 +59,7 @@ rule embedding_maps:
         models=lambda wildcards: [m for m in CONFIG["models"] if embeds(wildcards.dataset, m)],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset, "maps"),
     resources:
+        attempt=attempt_number,
         mem_mb=grows(4000),
         runtime=grows(30),
     log:
