@@ -30,12 +30,28 @@ def test_samples_equal_scib_metrics(cells, metric, between):
     np.testing.assert_allclose(ours, reference, atol=2e-6)
 
 
-def test_small_chunks_give_the_same_sums(cells, monkeypatch):
+@pytest.mark.parametrize("tile", [7, 300, 899])  # tiles that do not divide the cells; one tile and a sliver
+def test_small_tiles_give_the_same_sums(cells, monkeypatch, tile):
     X, labels, _ = cells
     codes = np.unique(labels, return_inverse=True)[1]
     whole = silhouette.group_distance_sums(X, codes, 4)
-    monkeypatch.setattr(silhouette, "CHUNK_ELEMENTS", 7 * len(X))  # 7 rows per block, many threads' worth
+    monkeypatch.setattr(silhouette, "TILE", tile)
     np.testing.assert_allclose(silhouette.group_distance_sums(X, codes, 4), whole, rtol=1e-12)
+
+
+def test_sums_equal_a_direct_pairwise_sum(cells):
+    from scipy.spatial.distance import cdist
+
+    X, labels, _ = cells
+    codes = np.unique(labels, return_inverse=True)[1]
+    onehot = np.eye(4)[codes]
+    for metric in ("euclidean", "cosine"):
+        direct = np.clip(
+            cdist(X.astype(np.float64), X.astype(np.float64), metric), 0.0, 2.0 if metric == "cosine" else None
+        )
+        np.testing.assert_allclose(
+            silhouette.group_distance_sums(X, codes, 4, metric), direct @ onehot, rtol=1e-9, atol=1e-9
+        )
 
 
 def test_singleton_group_scores_zero_as_in_scib_metrics():
