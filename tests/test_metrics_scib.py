@@ -192,3 +192,33 @@ def test_kbet_above_the_subsample_size_uses_a_recorded_subsample_with_its_own_gr
     assert value == pytest.approx(expected, abs=1e-12)
     assert inputs.details["scale"]["step"].tolist() == ["silhouettes", "kbet"]
     assert inputs.details["scale"]["n_used"].tolist() == [300, 300]
+
+
+def test_cores_follow_the_jobs_threads(monkeypatch):
+    import os
+
+    from metrics.base import available_cores
+
+    allowed = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert available_cores() == allowed
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # Snakemake sets it to the job's threads
+    assert available_cores() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", str(allowed + 5))
+    assert available_cores() == allowed
+
+
+def test_jax_settings_apply_on_call_not_on_import(monkeypatch, tmp_path):
+    import logging
+    import os
+
+    from metrics import jax_setup
+
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    logger = logging.getLogger(jax_setup.PROBING_LOGGER)
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    jax_setup.configure_jax(threads=2)
+    assert logger.level == logging.WARNING and "XLA_FLAGS" not in os.environ
+    jax_setup.configure_jax(threads=1)
+    assert os.environ["XLA_FLAGS"] == jax_setup.ONE_THREAD

@@ -3,8 +3,9 @@
 from benchmark.data.contract import label_problem, n_batches
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
-from metrics.base import Metric
+from metrics.base import Metric, available_cores
 from metrics.integration import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
+from metrics.jax_setup import configure_jax
 from metrics.scib import EXACT_KNN_CELLS
 
 
@@ -13,6 +14,7 @@ def integration_metrics(task_config: dict) -> list[Metric]:
 
 
 def evaluate_integration(ctx: TaskContext) -> list[dict]:
+    configure_jax(available_cores())
     dataset, config = ctx.dataset, ctx.config
     ontology_problem = ctx.ontology_problem
     inputs = IntegrationInput(

@@ -7,7 +7,7 @@ rule evaluate:
     params:
         task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
         seed=task_seed,
-    threads: 1
+    threads: 1  # what the metrics use (they follow OMP_NUM_THREADS); atlases: --set-threads evaluate=N
     resources:
         mem_mb=grows(8000),
         runtime=grows(120),
