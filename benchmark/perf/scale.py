@@ -245,12 +245,16 @@ def run_stage(out: Path, stage: str, *args: str, threads: int | None = None) -> 
 def compare(out: Path, dataset: str, model: str, threads: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Our evaluate vs Benchmarker (shipped; exact neighbours) and scib-metrics' functions one by one,
     each timed in a fresh process; returns the run table and the seconds per metric."""
-    runs = {
-        "ours": run_stage(out, "evaluate", dataset, model, threads=threads),
-        "benchmarker_pynndescent": run_stage(out, "benchmarker", dataset, model, "pynndescent", threads=threads),
-        "benchmarker_exact": run_stage(out, "benchmarker", dataset, model, "exact", threads=threads),
-        "scib_functions": run_stage(out, "scib_functions", dataset, model, threads=threads),
+    stages = {
+        "ours": ("evaluate",),
+        "benchmarker_pynndescent": ("benchmarker", "pynndescent"),
+        "benchmarker_exact": ("benchmarker", "exact"),
+        "scib_functions": ("scib_functions",),
     }
+    runs = {}
+    for name, (stage, *extra) in stages.items():
+        runs[name] = run_stage(out, stage, dataset, model, *extra, threads=threads)
+        print(name, json.dumps(runs[name]), flush=True)  # each as it finishes: a long comparison keeps its parts
     rows = []
     for name, run in runs.items():
         shared = {m: v for m, v in run["values"].items() if m in BENCHMARKER_ROW}
