@@ -81,7 +81,7 @@ def differences(theirs, ours, batch: TokenBatch, layers: int) -> tuple[float, fl
     keep = batch.keep[..., None]
     hidden = max(
         float(((a - b) * keep).abs().max()) / float((a * keep).abs().max())
-        for a, b in zip(reference.hidden_states, states, strict=True)
+        for a, b in zip((s.detach() for s in reference.hidden_states), (s.detach() for s in states), strict=True)
     )
     direction = direction_for(batch, states[-1].shape[-1])
     theirs.zero_grad(), ours.zero_grad()
