@@ -49,7 +49,9 @@ def test_encoder_equals_bert_in_states_and_gradients_and_a_difference_is_caught(
 
     import torch
 
-    args = argparse.Namespace(layers=2, hidden=32, heads=4, ffn=64, length=24, batch=3, vocab=120, device="cpu")
+    args = argparse.Namespace(
+        layers=2, hidden=32, heads=4, ffn=64, length=24, batch=3, vocab=120, device="cpu", activation="relu"
+    )
     theirs, ours = perf_encoder.build(args)
     batch = perf_encoder.batch_for(args)
     hidden, gradient = perf_encoder.differences(theirs, ours, batch, args.layers)

@@ -12,7 +12,10 @@ prints the median wall time, the median CPU time of the process (steadier on a b
 the ratios (BertModel time / ours: above 1 means ours is faster). Presets: ``geneformer-v1`` (6 layers,
 d=256, 4 heads, ffn 512, 2,048 tokens, batch 12: the published V1 size) and ``small`` (this suite's
 default pretraining: 2 layers, d=64, ffn 128, 256 tokens, batch 16). ``--bf16`` (GPU) runs both under
-bfloat16 autocast (equality is then not checked).
+bfloat16 autocast (equality is then not checked). With ReLU, a pre-activation within rounding of
+0 can switch sides between the two models; each such flip moves that unit's gradient by one token's
+share, which on large batches exceeds the tolerance (Geneformer-V1 size: ~1e-2 in ``ffn_in``):
+compare gradients there with ``--activation gelu``.
 """
 
 import argparse
@@ -37,12 +40,13 @@ def build(args: argparse.Namespace):
     from transformers import BertConfig, BertModel
 
     hf_config = BertConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-                           num_attention_heads=args.heads, intermediate_size=args.ffn, hidden_act="relu",
+                           num_attention_heads=args.heads, intermediate_size=args.ffn, hidden_act=args.activation,
                            max_position_embeddings=args.length, layer_norm_eps=1e-12, hidden_dropout_prob=0.0,
                            attention_probs_dropout_prob=0.0, pad_token_id=0, attn_implementation="sdpa")  # fmt: skip
     torch.manual_seed(0)
     theirs = BertModel(hf_config, add_pooling_layer=False)
-    encoder = EncoderConfig(hidden=args.hidden, layers=args.layers, heads=args.heads, ffn=args.ffn)
+    encoder = EncoderConfig(hidden=args.hidden, layers=args.layers, heads=args.heads, ffn=args.ffn,
+                            activation=args.activation)  # fmt: skip
     ours = FoundationModel("geneformer", encoder, args.vocab, args.vocab - 3, 0, args.length)
     converted = convert_bert_state(theirs.state_dict(), args.layers, prefix="", with_head=False, source="BertModel")
     missing, _ = ours.load_state_dict(converted, strict=False)
@@ -121,6 +125,8 @@ def main() -> None:
     for name in ("layers", "hidden", "heads", "ffn", "length", "batch"):
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--vocab", type=int, default=25426)
+    parser.add_argument("--activation", choices=["relu", "gelu"], default="relu",
+                        help="relu (Geneformer); gelu: gradients compare without ReLU mask flips")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
