@@ -8,7 +8,7 @@ rule evaluate:
         task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
         seed=task_seed,
         code=EVALUATE_CODE,
-    threads: 1
+    threads: 1  # what the metrics use (they follow OMP_NUM_THREADS); atlases: --set-threads evaluate=N
     resources:
         attempt=attempt_number,
         mem_mb=grows(8000),
