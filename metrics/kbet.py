@@ -9,8 +9,9 @@ they run in ``workers`` processes (largest first). The acceptance test is scib-m
 test (``_kbet``, float32), fed fixed shapes: neighbour rows in blocks of ``TEST_ROWS`` and the label's
 batches padded with a code that its ``bincount`` drops, so it compiles once per (k, number of batches)
 instead of once per label (about 1 s of compilation each); per row the arithmetic is unchanged (a test
-checks equal p-values). scib-metrics lowers the number of diffusion components to a label's size minus one and keeps it
-lowered for the labels after it; that is kept.
+checks equal p-values). The connectivities are UMAP's, from kernels compiled once per machine
+(``metrics.connectivities``). scib-metrics lowers the number of diffusion components to a label's size
+minus one and keeps it lowered for the labels after it; that is kept.
 """
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from scib_metrics.nearest_neighbors import NeighborsResults
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from metrics.connectivities import connectivities
 from metrics.diffusion import diffusion_neighbours
 
 ALPHA = 0.05
@@ -99,9 +101,9 @@ def acceptance_rate(indices: np.ndarray, batches: np.ndarray, alpha: float = ALP
 
 def kbet_per_label(neighbors: NeighborsResults, batches: np.ndarray, labels: np.ndarray, workers: int = 1) -> float:
     """scib-metrics' ``kbet_per_label(neighbors, batches, labels)``, diffusion maps in ``workers`` processes."""
-    connectivities = sparse.csr_matrix(neighbors.knn_graph_connectivities)
+    graph = connectivities(neighbors)
     codes = np.asarray(pd.Categorical(batches).codes)
-    plans = plan_labels(connectivities, codes, np.asarray(labels))
+    plans = plan_labels(graph, codes, np.asarray(labels))
     todo = sorted((i for i, plan in enumerate(plans) if plan.graph is not None), key=lambda i: -plans[i].graph.shape[0])
     with parallel_config(backend="loky", inner_max_num_threads=1):
         found = Parallel(n_jobs=min(workers, max(len(todo), 1)))(
