@@ -165,11 +165,31 @@ def test_kbet_equals_scib_metrics_on_every_branch(sim):
     assert kbet_per_label(knn, batches, labels, workers=1) == pytest.approx(serial, abs=1e-12)
 
 
+@pytest.mark.parametrize("n_batches", [2, 5])
+def test_acceptance_rate_on_padded_shapes_equals_scib_metrics_kbet(n_batches):
+    """The jitted test on padded blocks gives scib-metrics' kbet exactly, for labels of several sizes
+    (one block, several blocks, a partial last block) sharing one compiled shape."""
+    from scib_metrics.nearest_neighbors import NeighborsResults
+
+    from metrics.kbet import TEST_ROWS, acceptance_rate
+
+    rng = np.random.default_rng(n_batches)
+    for n in (37, TEST_ROWS, 2 * TEST_ROWS + 5):
+        batches = rng.choice([f"b{i}" for i in range(n_batches)], size=n, p=rng.dirichlet(np.ones(n_batches)))
+        indices = np.column_stack([np.arange(n), rng.integers(0, n, size=(n, 20))])
+        for cell in range(0, n, 2):  # every other cell: neighbours from its own batch only (rejected)
+            indices[cell, 1:] = rng.choice(np.flatnonzero(batches == batches[cell]), size=20)
+        graph = NeighborsResults(indices=indices, distances=np.zeros(indices.shape, np.float32))
+        expected = scib_metrics.kbet(graph, batches, alpha=0.05)[0]
+        assert 0.0 < expected < 1.0
+        assert acceptance_rate(indices, batches, 0.05, length=4 * TEST_ROWS) == expected
+
+
 def test_diffusion_neighbours_equal_scib_metrics_diffusion_nn(sim):
     from scib_metrics.utils import diffusion_nn
 
     graph = exact_neighbors(sim.obsm["X_pca_unintegrated"][:300, :10], 50).knn_graph_connectivities.tocsr()
-    indices, _ = diffusion.diffusion_neighbours(graph, 20, 40)
+    indices = diffusion.diffusion_neighbours(graph, 20, 40)
     with reference.same_definitions():
         theirs = diffusion_nn(graph, k=20, n_comps=40)
     np.testing.assert_array_equal(indices, theirs.indices)
