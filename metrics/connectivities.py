@@ -16,8 +16,8 @@ from functools import cache
 
 import numba
 import numpy as np
-from scipy import sparse
 from scib_metrics.nearest_neighbors import NeighborsResults
+from scipy import sparse
 from umap import umap_
 
 LOCAL_CONNECTIVITY = 1.0  # scib-metrics' choice
