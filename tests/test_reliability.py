@@ -43,7 +43,11 @@ def run(workdir: Path, configfile: Path) -> subprocess.CompletedProcess:
 
 
 def comparable(workdir: Path) -> dict:
+    """results.json without wall times (pretraining minutes in each model's origin included)."""
     results = json.loads((workdir / "reports" / "mini" / "results.json").read_text())
+    for model in results["models"].values():
+        assert model["origin"] is None or "source" in model["origin"]
+        (model["origin"] or {}).pop("minutes", None)
     return {k: v for k, v in results.items() if k not in TIMING_KEYS}
 
 
