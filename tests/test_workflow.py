@@ -82,7 +82,10 @@ def test_test_config_end_to_end(test_config_run):
     assert results["provenance"]["ontology"]["source"] == "cellxgene-ontology-guide (bundled CL)"
     scgraph = raw(results, "sim_small", "scgraph_ontorwr")
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
-    assert all(row["pearson"] is not None for row in results["rogi_vs_f1"])
+    rogi_f1 = {row["dataset"]: row for row in results["rogi_vs_f1"]}
+    assert rogi_f1["sim_small"]["pearson"] is not None  # controls left out, enough models remain
+    assert all((row["pearson"] is None) == (row["n_models"] < 3) for row in rogi_f1.values())
+    assert not set(rogi_f1["sim_small"]["models"]) & {"random", "batch_only", "label_oracle", "ontology_oracle"}
     overall = {f["model"]: f["front"] for f in results["fronts"] if f["scope"] == "overall"}
     ranked = [row for row in results["ranking"] if row["group"] == "ranked"]
     # Like with like: every ranked model is scored on the same shared cells; fronts are the ranked models'.
