@@ -233,3 +233,23 @@ def test_counts_in_raw_and_gene_ids_in_var_names_as_cellxgene_stores_them():
     assert list(out.var_names) == list(counts.var_names) and list(out.var["gene_id"]) == list(counts.var["ensembl"])
     with pytest.raises(ContractError, match="`keys.counts_layer: raw` but the file has no .raw"):
         standardize(counts, "toy", entry(keys={**KEYS, "counts_layer": "raw"}), "x")
+
+
+def test_every_local_catalog_file_passes_the_gene_contract(data_dir):
+    """Each catalog entry read from the shared data keeps unique gene symbols (ignoring case) as its entry
+    declares them: a file whose genes a catalog check rejects fails here, not as a dead workflow job."""
+    from benchmark.config import read_yaml
+    from benchmark.data.prepare import _contract_var
+    from benchmark.paths import REPO_ROOT
+
+    catalog = read_yaml(REPO_ROOT / "config" / "datasets.yaml")
+    checked = []
+    for dataset_id, entry in catalog.items():
+        path = data_dir / str(entry.get("path", ""))
+        if entry.get("source") != "path" or not path.is_file():
+            continue
+        raw = ad.read_h5ad(path, backed="r")
+        genes, var = _contract_var(raw.var, entry, dataset_id)
+        assert var.index.str.upper().is_unique and len(var) > 0, dataset_id
+        checked.append(dataset_id)
+    assert {"pc9_erlotinib", "cellbench_lung", "pbmc_kang"} <= set(checked)
