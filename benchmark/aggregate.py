@@ -10,6 +10,7 @@ import pandas as pd
 from benchmark.config import validate
 from benchmark.io import write_json, write_tsv
 from benchmark.ontology import read_ontology
+from benchmark.pretraining import pretraining_summary
 from benchmark.provenance import provenance
 from benchmark.ranking import bootstrap_rank_intervals, fronts
 from benchmark.registry import ModelSpec
@@ -135,8 +136,11 @@ def aggregate(
     config: dict,
     specs: dict[str, ModelSpec],
     ontology_graph: str | None = None,
+    checkpoints: dict[str, str] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """Build the results document (validated against results.schema.yaml) and the long score table."""
+    """Build the results document (validated against results.schema.yaml) and the long score table.
+
+    ``checkpoints``: model -> folder of each checkpoint this run pretrained (their pretraining checks)."""
     datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
     pretrained_here = [
         m for m in config["models"] if specs[m].checkpoint == "pretrain" and m not in config["checkpoints"]
@@ -175,6 +179,7 @@ def aggregate(
                 "summary": specs[m].summary,
                 "reference": specs[m].reference,
                 "control_roles": specs[m].control_roles,
+                "twin_of": specs[m].twin_of,
             }
             for m in config["models"]
         },
@@ -190,6 +195,7 @@ def aggregate(
         "runs": _records(read_run_infos(run_infos)),
         "resources": _records(read_benchmarks(benchmark_jobs)),
         "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
+        "pretraining": pretraining_summary(tasks, config["models"], specs, checkpoints),
     }
     validate(results, "results", "results.json")
     return results, scores

@@ -161,6 +161,27 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+FIXED_INPUTS = ("embeddings.table.weight",)  # UCE's ESM2 protein embeddings: fixed gene features, never trained
+
+
+def reinitialise(model: nn.Module, seed: int) -> None:
+    """Replace a loaded model's weights by a fresh seeded initialisation (a published scFM's random-init
+    twin): BERT's scheme for linear, embedding and norm layers, zeros for the other parameters (the MLM
+    bias, scFoundation's mask embedding), as at construction. ``FIXED_INPUTS`` keep their values."""
+    fixed = {name: p.detach().clone() for name, p in model.named_parameters() if name in FIXED_INPUTS}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model.apply(_init_weights)
+    covered = {id(p) for m in model.modules() if isinstance(m, nn.Linear | nn.Embedding | nn.LayerNorm)
+               for p in m.parameters()}  # fmt: skip
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in fixed:
+                parameter.copy_(fixed[name])
+            elif id(parameter) not in covered:
+                parameter.zero_()
+
+
 class FoundationModel(nn.Module):
     """Input embeddings + encoder + pretraining head of one family."""
 

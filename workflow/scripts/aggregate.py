@@ -1,5 +1,7 @@
 """Snakemake glue for rule aggregate (see benchmark.aggregate)."""
 
+from pathlib import Path
+
 from benchmark.aggregate import aggregate, write_results
 from benchmark.logs import setup_logging
 
@@ -13,5 +15,6 @@ results, scores = aggregate(
     sm.params.config,
     sm.params.specs,
     sm.input.ontology_graph,
+    {Path(path).parent.name: str(Path(path).parent) for path in sm.input.checkpoints},
 )
 write_results(results, scores, sm.output.results, sm.output.scores)
