@@ -106,9 +106,11 @@ def _score(family: str, output: torch.Tensor, target: torch.Tensor) -> tuple[flo
 
 @torch.no_grad()
 def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, train: np.ndarray,
-                  heldout: np.ndarray, seed: int, device: str = "cpu", batch_size: int = 64) -> dict:  # fmt: skip
+                  heldout: np.ndarray, seed: int, device: str = "cpu", batch_size: int = 64,
+                  rate: float | None = None) -> dict:  # fmt: skip
     """Masked-prediction loss and accuracy of ``model`` on the ``heldout`` cells and of the marginal
-    baseline fitted on (a sample of) the ``train`` cells; positions are masked with a fixed seed."""
+    baseline fitted on (a sample of) the ``train`` cells; positions are masked with a fixed seed, at
+    ``rate`` (None: the family's masking rate)."""
     family = model.family
     sample = np.sort(np.random.default_rng([seed, 4]).permutation(train)[:BASELINE_CELLS])
     baseline = MarginalBaseline.fit(family, tokenizer, _batches(tokenizer, tokenize(tokenizer, corpus, sample, seed),
@@ -118,7 +120,7 @@ def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, 
     generator = torch.Generator(device=device).manual_seed(seed)
     totals = {"loss": 0.0, "correct": 0.0, "baseline_loss": 0.0, "baseline_correct": 0.0, "n": 0}
     for batch in _batches(tokenizer, tokenize(tokenizer, corpus, heldout, seed), batch_size):
-        result = reconstruct(model, batch.to(device), generator, tokenizer.mask_id)
+        result = reconstruct(model, batch.to(device), generator, tokenizer.mask_id, rate)
         if result is None:
             continue
         chosen = result.masked.chosen.cpu()

@@ -104,6 +104,7 @@ def pretrain(
     model: FoundationModel = build_model(config, tokenizer).to(device)
     steps = 0 if params.get("random_init") else int(params["steps"])
     batch_size = int(params["batch_size"])
+    rate = float(params["mask_rate"]) if params.get("mask_rate") is not None else None  # None: the family's
     train, heldout = heldout_split(corpus.n_cells, float(params.get("heldout_fraction", 0.1)), seed)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=float(params["lr"]), weight_decay=float(params.get("weight_decay", 0.01))
@@ -113,7 +114,9 @@ def pretrain(
     start, losses, norms, elapsed, cpu = 0, [], [], 0.0, 0.0
 
     def check() -> dict | None:
-        return heldout_check(model, tokenizer, corpus, train, heldout, seed, device) if len(heldout) else None
+        return (
+            heldout_check(model, tokenizer, corpus, train, heldout, seed, device, rate=rate) if len(heldout) else None
+        )
 
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
@@ -134,7 +137,7 @@ def pretrain(
         torch.manual_seed(seed * 1_000_003 + step)  # dropout: a function of the step, so resuming is exact
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id)
+            loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id, rate=rate)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)))
