@@ -15,8 +15,11 @@ from benchmark.provenance import provenance
 from benchmark.ranking import bootstrap_rank_intervals, fronts
 from benchmark.registry import ModelSpec
 from benchmark.scoring import (
-    overall_scores,
-    rank_models,
+    CELL,
+    SCALED,
+    Comparison,
+    compare_models,
+    rankable,
     rogi_vs_f1,
     scale_scores,
     summarize_over_seeds,
@@ -30,8 +33,23 @@ RESULTS_SCHEMA_VERSION = 1
 def read_scores(paths: list[str]) -> pd.DataFrame:
     frames = [pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""]) for p in paths]
     scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS)
-    scores["message"] = scores["message"].fillna("").astype(str)
+    for column in ("message", "degenerate"):  # tables written before the degeneracy check have no column
+        scores[column] = scores[column].fillna("").astype(str) if column in scores else ""
     return scores
+
+
+def unscheduled_scores(unscheduled: list[dict], metrics: dict[str, dict], seeds: list) -> pd.DataFrame:
+    """Not-applicable rows for the jobs the plan left out (benchmark/tasks/plan.py), with the reason."""
+    rows = [
+        {"dataset": job["dataset"], "task": task, "model": job["model"], "seed": seed, "metric": metric,
+         "value": np.nan, "status": "not_applicable", "message": job["reason"], "seconds": 0.0, "degenerate": ""}
+        for job in unscheduled
+        for task in job["tasks"]
+        for seed in seeds
+        for metric, info in metrics.items()
+        if info["task"] == task
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
 def read_benchmarks(jobs: list[dict]) -> pd.DataFrame:
@@ -71,24 +89,27 @@ def effective_task_weights(tasks: pd.DataFrame, config: dict) -> dict[str, float
     return {**defaults, **{t: float(w) for t, w in config["scoring"]["task_weights"].items()}}
 
 
-def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
-    """ε-non-dominated fronts (seed means): per (dataset, task) on the task's objectives (integration:
-    bio and batch; other tasks: their scored metrics), per dataset on task scores, overall on task
-    scores averaged over datasets; the last two on the tasks with a positive weight."""
+def all_fronts(scores: pd.DataFrame, tasks: pd.DataFrame, weights: dict[str, float], comparison: Comparison,
+               controls: set[str], keep_degenerate: bool) -> pd.DataFrame:  # fmt: skip
+    """ε-non-dominated fronts among the models (controls are references, in no front), on seed means of
+    rankable scores: per (dataset, task) on the task's objectives (integration: bio and batch; other
+    tasks: their scored metrics), per dataset on its task scores (tasks with a positive weight), and
+    overall on the ranked models' task scores over the shared cells (the page shows these)."""
+    usable = tasks[rankable(tasks, keep_degenerate) & ~tasks["model"].isin(controls)]
+    keys = ["dataset", "task", "model", "seed"]
+    counted = scores[scores["scored"] & scores["scaling"].isin(SCALED)].merge(usable[keys], on=keys)
     rows = []
-    ok = scores[(scores["status"] == "ok") & scores["scored"]]
-    for (dataset, task), group in ok.groupby(["dataset", "task"], sort=True):
-        column = "kind" if task == "integration" else "metric"
-        objectives = group.groupby(["model", column])["scaled"].mean().unstack()
+    for (dataset, task), group in usable.groupby(["dataset", "task"], sort=True):
         if task == "integration":
-            objectives = objectives[[c for c in ("bio", "batch") if c in objectives]]
-        rows += _front_rows(fronts(objectives), scope="task", dataset=dataset, task=task)
-    scored = tasks.dropna(subset=["score"])
-    scored = scored[scored["task"].map(lambda t: weights.get(t, 1.0) > 0)]
-    for dataset, group in scored.groupby("dataset", sort=True):
+            objectives = group.groupby("model")[[k for k in ("bio", "batch") if k in group]].mean()
+        else:
+            metrics = counted[(counted["dataset"] == dataset) & (counted["task"] == task)]
+            objectives = metrics.groupby(["model", "metric"])["scaled"].mean().unstack()
+        rows += _front_rows(fronts(objectives.dropna(axis=1, how="all")), scope="task", dataset=dataset, task=task)
+    weighted = usable[usable["task"].map(lambda t: weights.get(t, 1.0) > 0)]
+    for dataset, group in weighted.groupby("dataset", sort=True):
         rows += _front_rows(fronts(group.groupby(["model", "task"])["score"].mean().unstack()), "dataset", dataset)
-    per_task = scored.groupby(["model", "task"])["score"].mean().unstack()
-    rows += _front_rows(fronts(per_task), scope="overall")
+    rows += _front_rows(fronts(comparison.objectives), scope="overall")
     return pd.DataFrame(rows, columns=["scope", "dataset", "task", "model", "front"])
 
 
@@ -99,12 +120,64 @@ def _front_rows(front: pd.Series, scope: str, dataset: str = "", task: str = "")
     ]
 
 
-def rank_intervals(overall: pd.DataFrame) -> pd.DataFrame:
-    """Bootstrap (over seeds) 95% rank intervals; with one seed the interval is empty (NaN)."""
-    by_seed = overall.pivot(index="model", columns="seed", values="score")
-    if by_seed.shape[1] < 2:
-        return pd.DataFrame({"rank_low": np.nan, "rank_high": np.nan}, index=by_seed.index)
-    return bootstrap_rank_intervals(by_seed.dropna())
+def rank_intervals(comparison: Comparison) -> pd.DataFrame:
+    """Bootstrap (over seeds) 95% rank intervals of the ranked models; with one seed there is none (NaN)."""
+    by_seed = pd.DataFrame.from_dict(comparison.per_seed, orient="index")
+    if by_seed.empty or by_seed.shape[1] < 2:
+        return pd.DataFrame({"rank_low": np.nan, "rank_high": np.nan}, index=pd.Index(comparison.ranked))
+    return bootstrap_rank_intervals(by_seed)
+
+
+def ranking_table(comparison: Comparison, fronts_overall: pd.Series) -> pd.DataFrame:
+    """One row per model: group (ranked, apart, control), score and rank on its cells, front, rank interval."""
+    ranking = pd.DataFrame(comparison.rows)
+    ranking["front"] = ranking["model"].map(fronts_overall)
+    ranking = ranking.join(rank_intervals(comparison), on="model")
+    group_order = ranking["group"].map({"ranked": 0, "apart": 1, "control": 2})
+    ranking = ranking.assign(_group=group_order, _rank=ranking["rank"].fillna(np.inf))
+    return ranking.sort_values(["_group", "_rank"], kind="stable").drop(columns=["_group", "_rank"])
+
+
+def model_origins(config: dict, specs: dict[str, ModelSpec], runs: pd.DataFrame) -> dict[str, dict]:
+    """How each scFM was obtained, from its embed run records (``notes.origin``, models/foundation/plugin.py)
+    and the config: {source: in-repo|published, label: one line for every table, ...the facts}."""
+    origins = {}
+    for model in config["models"]:
+        if specs[model].checkpoint is None:
+            continue
+        recorded = _recorded_origin(runs, model)
+        twin_of = specs[model].twin_of
+        if twin_of:  # a random-init twin: the scFM's architecture, never trained
+            label = f"random-init twin of {specs[twin_of].name}: same architecture, seeded untrained weights"
+            origins[model] = {"source": "random-init", "twin_of": twin_of, "label": label}
+        elif model in config["checkpoints"]:
+            settings = config["checkpoints"][model]
+            name = recorded.get("name") or settings.get("name") or Path(str(settings.get("path", ""))).name
+            name = name or settings.get("format", model)
+            digest = recorded.get("sha256")
+            label = f"published checkpoint {name}, " + (f"sha256 {digest[:12]}" if digest else "sha256 not recorded")
+            origins[model] = {"source": "published", "name": name, "sha256": digest, "label": label}
+        else:
+            corpus = list(config["pretrain"]["corpus"])
+            facts = [f"{recorded['corpus_cells']:,} cells" if recorded.get("corpus_cells") else "",
+                     f"{recorded['steps']:,} steps" if recorded.get("steps") else "",
+                     f"{recorded['minutes']:.1f} min" if recorded.get("minutes") is not None else ""]  # fmt: skip
+            detail = ", ".join(f for f in facts if f)
+            label = f"in-repo, pretrained here on {', '.join(corpus) or 'no corpus'}"
+            label += f" ({detail})" if detail else ""
+            origins[model] = {"source": "in-repo", "corpus": corpus, "label": label,
+                              **{k: recorded.get(k) for k in ("corpus_cells", "steps", "minutes")}}  # fmt: skip
+    return origins
+
+
+def _recorded_origin(runs: pd.DataFrame, model: str) -> dict:
+    if runs.empty:
+        return {}
+    for row in runs[(runs["model"] == model) & (runs["status"] == "ok")].itertuples():
+        notes = json.loads(row.notes) if isinstance(row.notes, str) and row.notes else {}
+        if notes.get("origin"):
+            return notes["origin"]
+    return {}
 
 
 def _number(value) -> float | None:
@@ -137,10 +210,14 @@ def aggregate(
     specs: dict[str, ModelSpec],
     ontology_graph: str | None = None,
     checkpoints: dict[str, str] | None = None,
+    unscheduled: list[dict] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Build the results document (validated against results.schema.yaml) and the long score table.
 
-    ``checkpoints``: model -> folder of each checkpoint this run pretrained (their pretraining checks)."""
+    ``checkpoints``: model -> folder of each checkpoint this run pretrained (their pretraining checks).
+    ``unscheduled`` lists the (dataset, model) pairs the plan left out (their reason and tasks): they
+    become not-applicable rows, as if their jobs had run and said so.
+    """
     datasets = {d: json.loads(Path(p).read_text()) for d, p in dataset_summaries.items()}
     pretrained_here = [
         m for m in config["models"] if specs[m].checkpoint == "pretrain" and m not in config["checkpoints"]
@@ -150,15 +227,19 @@ def aggregate(
         info["in_pretraining_corpus_of"] = sorted(m for m, names in corpus.items() if dataset in names)
     metrics = metric_info(config)
     roles = {m: specs[m].control_roles for m in config["models"]}
-    scores = scale_scores(read_scores(score_paths), metrics, roles)
+    controls = {m for m in config["models"] if specs[m].kind == "control"}
+    keep_degenerate = bool(config["scoring"].get("keep_degenerate", False))
+    raw = read_scores(score_paths)
+    if unscheduled:
+        raw = pd.concat([raw, unscheduled_scores(unscheduled, metrics, config["seeds"])], ignore_index=True)
+    reference = pd.Series(True, index=raw.index) if keep_degenerate else raw["degenerate"] == ""
+    scores = scale_scores(raw, metrics, roles, reference)
     tasks = task_scores(scores, config["scoring"]["bio_weight"])
     weights = effective_task_weights(tasks, config)
-    overall = overall_scores(tasks, weights)
-    ranking = rank_models(overall, config["models"], len(config["datasets"]))
-    front_table = all_fronts(scores, tasks, weights)
+    comparison = compare_models(tasks, weights, config["models"], controls, config["seeds"], keep_degenerate)
+    front_table = all_fronts(scores, tasks, weights, comparison, controls, keep_degenerate)
     overall_front = front_table[front_table["scope"] == "overall"].set_index("model")["front"]
-    ranking["front"] = ranking["model"].map(overall_front)
-    ranking = ranking.join(rank_intervals(overall), on="model")
+    ranking = ranking_table(comparison, overall_front)
     failures = (
         scores[scores["status"] != "ok"]
         .groupby(["dataset", "task", "model", "seed", "status", "message"], sort=True)["metric"]
@@ -166,6 +247,8 @@ def aggregate(
         .reset_index()
         .rename(columns={"metric": "metrics"})
     )
+    runs = read_run_infos(run_infos)
+    origins = model_origins(config, specs, runs)
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "run": config["run"],
@@ -180,25 +263,38 @@ def aggregate(
                 "reference": specs[m].reference,
                 "control_roles": specs[m].control_roles,
                 "twin_of": specs[m].twin_of,
+                "origin": origins.get(m),
             }
             for m in config["models"]
         },
         "metrics": metrics,
         "task_weights": weights,
+        "comparison": {
+            "shared_cells": [c.replace(CELL, "/") for c in comparison.shared],
+            "ranked": comparison.ranked,
+            "keep_degenerate": keep_degenerate,
+        },
         "scores": _records(scores.drop(columns=["seconds"])),
         "task_scores": _records(summarize_over_seeds(tasks)),
         "ranking": _records(ranking),
         "failures": _records(failures),
-        "rogi_vs_f1": rogi_vs_f1(scores),
+        "degenerate": degenerate_embeddings(scores),
+        "rogi_vs_f1": rogi_vs_f1(scores, controls),
         "finetune_comparison": finetune_comparison(scores),
         "fronts": _records(front_table),
-        "runs": _records(read_run_infos(run_infos)),
+        "runs": _records(runs),
         "resources": _records(read_benchmarks(benchmark_jobs)),
         "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
         "pretraining": pretraining_summary(tasks, config["models"], specs, checkpoints),
     }
     validate(results, "results", "results.json")
     return results, scores
+
+
+def degenerate_embeddings(scores: pd.DataFrame) -> list[dict]:
+    """One row per degenerate embedding (dataset, model, seed) with its reason (benchmark/tasks/degenerate.py)."""
+    flagged = scores[scores["degenerate"] != ""].drop_duplicates(["dataset", "model", "seed"])
+    return _records(flagged[["dataset", "model", "seed", "degenerate"]].rename(columns={"degenerate": "reason"}))
 
 
 FINETUNE_PAIRS = ("accuracy", "macro_f1", "kappa", "lcad", "lcad_per_cell")

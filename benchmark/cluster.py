@@ -5,7 +5,7 @@ every jobscript (rule, wildcards, threads, resources) and submits it with
 
     threads                 -> --cpus-per-task
     resources.mem_mb        -> --mem (MB)
-    resources.runtime       -> --time (minutes)
+    resources.runtime       -> --time (minutes, plus RECORD_GRACE_MIN)
     resources.gpu  (N > 0)  -> --gres=gpu:N
     resources.slurm_partition / slurm_account / slurm_extra -> --partition / --account / extra options
 
@@ -30,6 +30,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 RUNNING, SUCCESS, FAILED = "running", "success", "failed"
+# Minutes of --time beyond the job's `runtime`: its own supervisor stops the step at `runtime` and records
+# the timeout (benchmark/supervisor.py) before Slurm's TIMEOUT would kill the whole job, record and all.
+RECORD_GRACE_MIN = 5
 # Job states (squeue/scontrol/sacct spell them the same; Slurm 22.05 and later).
 ACTIVE_STATES = {
     "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "RESIZING", "SIGNALING",
@@ -164,7 +167,7 @@ def sbatch_command(properties: dict, options: Sequence[str], jobscript: str) -> 
     if resources.get("mem_mb"):
         command.append(f"--mem={int(resources['mem_mb'])}")
     if resources.get("runtime"):
-        command.append(f"--time={int(resources['runtime'])}")
+        command.append(f"--time={int(resources['runtime']) + RECORD_GRACE_MIN}")
     if int(resources.get("gpu") or 0) > 0:
         command.append(f"--gres=gpu:{int(resources['gpu'])}")
     if resources.get("slurm_partition"):

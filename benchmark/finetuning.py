@@ -13,7 +13,7 @@ from benchmark.data.contract import read_dataset
 from benchmark.errors import NotApplicable
 from benchmark.io import write_json, write_tsv
 from benchmark.registry import ModelSpec, load_class
-from benchmark.runner import check_needs, device_name
+from benchmark.runner import check_needs, check_pretrained, device_name
 from benchmark.tasks.annotation import annotation_cells
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def finetune_dataset(dataset_path: str | Path, spec: ModelSpec, params: dict, an
     predictions, status, message, model = pd.DataFrame(columns=PREDICTION_COLUMNS), "ok", "", None
     try:
         check_needs(spec, adata)
+        check_pretrained(spec, checkpoint)
         cells = annotation_cells(adata, annotation_config, task_seed)
         if cells.problems["labels"]:
             raise NotApplicable(cells.problems["labels"])

@@ -6,10 +6,11 @@ when size or time moved) and deletes the ones whose content no longer matches; S
 rebuilds them and everything downstream instead of silently reading damaged data.
 """
 
-import hashlib
 import json
 import logging
 from pathlib import Path
+
+from benchmark.checksums import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -18,17 +19,10 @@ def sidecar(path: Path) -> Path:
     return path.with_name(f".{path.name}.sha256")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def record(path: Path) -> None:
     stat = path.stat()
-    sidecar(path).write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(path)}))
+    entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(path)}
+    sidecar(path).write_text(json.dumps(entry))
 
 
 def forget(path: Path) -> None:
@@ -44,7 +38,7 @@ def is_intact(path: Path) -> bool:
     stat = path.stat()
     if stat.st_size == recorded["size"] and stat.st_mtime_ns == recorded["mtime_ns"]:
         return True
-    return stat.st_size == recorded["size"] and _sha256(path) == recorded["sha256"]
+    return stat.st_size == recorded["size"] and sha256_file(path) == recorded["sha256"]
 
 
 def remove_corrupted(root: str | Path) -> list[Path]:

@@ -20,7 +20,13 @@ def load_external(source: dict, dataset: ad.AnnData, data_dir: Path | None) -> n
         path = data_dir / path
     if not path.exists():
         raise ContractError(f"precomputed embedding {path} does not exist; check `precomputed.<dataset>.path`")
-    external = ad.read_h5ad(path)
+    try:
+        external = ad.read_h5ad(path)
+    except Exception as error:  # h5py and anndata raise many types for a file that is not an .h5ad
+        raise ContractError(
+            f"precomputed embedding {path} is not a readable .h5ad ({type(error).__name__}: {error}); "
+            "write it with anndata (`adata.write_h5ad`)"
+        ) from error
     key = source.get("obsm_key", "X_emb")
     if key not in external.obsm:
         raise ContractError(

@@ -72,6 +72,23 @@ def _peak_gpu_mb() -> float:
     return 0.0
 
 
+def pretraining_failure(checkpoint: str | Path | dict | None) -> str | None:
+    """Why our own pretraining failed, when its manifest records a failure (benchmark.failures); else None."""
+    if not isinstance(checkpoint, str | Path):
+        return None
+    try:
+        manifest = json.loads((Path(checkpoint) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest.get("message", "unknown reason") if manifest.get("status") == "failed" else None
+
+
+def check_pretrained(spec: ModelSpec, checkpoint: str | Path | dict | None) -> None:
+    failure = pretraining_failure(checkpoint)
+    if failure:
+        raise RuntimeError(f"pretraining {spec.id} failed: {failure}")
+
+
 def embed_dataset(
     dataset_path: str | Path,
     spec: ModelSpec,
@@ -97,6 +114,7 @@ def embed_dataset(
     try:
         ontology = load_view(*ontology_paths) if ontology_paths else None
         check_needs(spec, adata, ontology)
+        check_pretrained(spec, checkpoint)
         if isinstance(checkpoint, Path):
             checkpoint = str(checkpoint)
         model = load_class(spec)(params=params, seed=seed, device=device, ontology=ontology, checkpoint=checkpoint)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "cancer", "drug", "gene")
-REQUIREMENTS = ("labels", "batches", "ontology", "embedding", "go", "tissue")
+KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "cancer", "drug", "gene", "perturbation")
+REQUIREMENTS = ("labels", "batches", "ontology", "embedding", "go", "tissue", "calibration")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Metric:
     requires: tuple[str, ...] = ("labels",)
     description: str = ""
     scored: bool = True  # False: reported beside the scores, not aggregated into them
+    scaled_by_task: bool = False  # True: the value is already on the task's reference scale; scoring keeps it
 
     def metadata(self) -> dict:
         return {
@@ -32,9 +33,13 @@ class Metric:
             "range": [bound if math.isfinite(bound) else None for bound in self.range],  # JSON has no infinity
             "description": self.description,
             "scored": self.scored,
+            "scaled_by_task": self.scaled_by_task,
         }
 
 
 def available_cores() -> int:
-    """The CPUs this process may run on (a SLURM job's allocation, not the whole node)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The CPUs this process may use: those it may run on (a SLURM job's allocation, not the whole node),
+    at most ``OMP_NUM_THREADS`` when set (Snakemake sets it to the job's ``threads``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(limit))) if limit.isdigit() else cores

@@ -1,10 +1,12 @@
 """The Cell Ontology as a networkx DiGraph (edges parent -> child), from an OBO file or CELLxGENE's JSON.
 
-Sources:
-- an ``.obo`` path or URL (read with obonet): ``is_a`` edges, optionally ``part_of`` too;
+Files (local; downloads and checks of a configured source are in ``benchmark/ontology.py``):
+- ``.obo`` (read with obonet): ``is_a`` edges, optionally ``part_of`` too;
 - a CELLxGENE ontology-guide JSON (``.json``, ``.json.gz`` or ``.json.zst``): parents at distance 1,
   which are ``is_a`` plus a few ``part_of`` links that the JSON does not tell apart;
-- ``None``: the CL release bundled in the PyPI package ``cellxgene-ontology-guide`` (offline).
+- :func:`bundled_cell_ontology`: the CL release in the PyPI package ``cellxgene-ontology-guide`` (offline).
+
+A file whose terms name parents it does not define (a truncated download) is refused.
 """
 
 import gzip
@@ -15,9 +17,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from benchmark.errors import ConfigError
-
 CL_PREFIX = "CL:"
+JSON_SUFFIXES = (".json", ".json.gz", ".json.zst")
+
+
+class OntologyFileError(ValueError):
+    """A file that is not a (complete) Cell Ontology."""
 
 
 @dataclass
@@ -65,11 +70,20 @@ class CellOntology:
         return cls(graph, data["names"], set(data["obsolete"]), data["source"], data["version"])
 
 
-def _from_obo(path: str, include_part_of: bool) -> CellOntology:
+def _refuse_undefined_parents(undefined: set[str], path: str | Path) -> None:
+    if undefined:
+        raise OntologyFileError(
+            f"{path}: {len(undefined)} CL terms are named as parents but not defined (e.g. "
+            f"{', '.join(sorted(undefined)[:5])}); the file is truncated or not a complete release"
+        )
+
+
+def _from_obo(path: str | Path, include_part_of: bool) -> CellOntology:
     import obonet
 
     relations = {"is_a", "part_of"} if include_part_of else {"is_a"}
-    raw = obonet.read_obo(path, ignore_obsolete=False)
+    raw = obonet.read_obo(str(path), ignore_obsolete=False)
+    _refuse_undefined_parents({t for t, data in raw.nodes(data=True) if t.startswith(CL_PREFIX) and not data}, path)
     names, obsolete = {}, set()
     for term, data in raw.nodes(data=True):
         if not term.startswith(CL_PREFIX):
@@ -90,6 +104,8 @@ def _from_obo(path: str, include_part_of: bool) -> CellOntology:
 def _from_cxg_json(data: dict, source: str, version: str) -> CellOntology:
     names = {t: v["label"] for t, v in data.items() if t.startswith(CL_PREFIX) and not v.get("deprecated")}
     obsolete = {t for t, v in data.items() if t.startswith(CL_PREFIX) and v.get("deprecated")}
+    ancestors = {a for t in names for a in data[t].get("ancestors", {}) if a.startswith(CL_PREFIX)}
+    _refuse_undefined_parents(ancestors - set(data), source)
     graph = nx.DiGraph()
     graph.add_nodes_from(names)
     for term in names:
@@ -110,7 +126,8 @@ def _read_json(path: Path) -> dict:
     return json.loads(raw)
 
 
-def _bundled() -> CellOntology:
+def bundled_cell_ontology() -> CellOntology:
+    """The CL release bundled in ``cellxgene-ontology-guide`` (no file, no network)."""
     from cellxgene_ontology_guide.supported_versions import CXGSchema
 
     schema = CXGSchema()
@@ -119,21 +136,17 @@ def _bundled() -> CellOntology:
     return _from_cxg_json(terms, "cellxgene-ontology-guide (bundled CL)", version)
 
 
-def load_cell_ontology(source: str | None = None, include_part_of: bool = False) -> CellOntology:
-    """Load CL from ``source`` (see the module docstring); errors name the source and the fix."""
-    if source is None:
-        return _bundled()
-    name = source.lower()
-    try:
-        if name.endswith(".obo") or name.startswith(("http://", "https://")):
-            return _from_obo(source, include_part_of)
-        if any(name.endswith(s) for s in (".json", ".json.gz", ".json.zst")):
-            path = Path(source)
-            version = path.name.split("ontology-")[-1].split(".json")[0]
-            return _from_cxg_json(_read_json(path), f"CELLxGENE JSON {path}", version)
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"config key `ontology.source`: cannot read {source} ({error})") from error
-    raise ConfigError(
-        f"config key `ontology.source`: {source} is neither an .obo file/URL nor a CELLxGENE .json(.gz/.zst); "
-        "set it to one of these or to null for the bundled release"
-    )
+def read_cell_ontology(path: str | Path, include_part_of: bool = False, obo: bool | None = None) -> CellOntology:
+    """CL from a local file: OBO, or CELLxGENE JSON (by suffix unless ``obo`` says which).
+
+    Raises :class:`OntologyFileError` (or ``OSError``) for a file that is not a complete ontology.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    is_json = any(name.endswith(s) for s in JSON_SUFFIXES)
+    if obo is None and not is_json and not name.endswith(".obo"):
+        raise OntologyFileError(f"{path} is neither an .obo file nor a CELLxGENE .json(.gz/.zst)")
+    if obo or (obo is None and not is_json):
+        return _from_obo(path, include_part_of)
+    version = path.name.split("ontology-")[-1].split(".json")[0]
+    return _from_cxg_json(_read_json(path), f"CELLxGENE JSON {path}", version)

@@ -1,12 +1,15 @@
-"""Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, and the
-CI test config run once per session (read by the workflow and SLURM tests)."""
+"""Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, the golden
+fixtures of the published models, and the CI test config run once per session (read by the workflow and
+SLURM tests)."""
 
 import functools
 import http.server
+import importlib
 import os
 import subprocess
 import sys
 import threading
+import time
 from functools import cache
 from pathlib import Path
 
@@ -54,6 +57,37 @@ def data_dir() -> Path:
     return found
 
 
+def shared_golden_dir() -> Path | None:
+    """$SCFM_GOLDEN_DIR, else ../shared/golden beside the checkout, else None."""
+    candidates = [os.environ.get("SCFM_GOLDEN_DIR"), REPO_ROOT.parent / "shared" / "golden"]
+    for candidate in candidates:
+        if candidate and Path(candidate, "README.md").exists():
+            return Path(candidate).resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """The published models' golden fixtures (outputs of the original code); a skip locally when absent,
+    an error when SCFM_REQUIRE_GOLDEN=1 (CI)."""
+    found = shared_golden_dir()
+    if found is None:
+        if os.environ.get("SCFM_REQUIRE_GOLDEN") == "1":
+            pytest.fail("SCFM_REQUIRE_GOLDEN=1 but no golden fixtures folder: set SCFM_GOLDEN_DIR")
+        pytest.skip("golden fixtures folder not found (set SCFM_GOLDEN_DIR)")
+    return found
+
+
+def import_or_skip(module: str, switch: str):
+    """``module``, imported; when it is missing a skip locally, an error when the ``switch`` variable is 1 (CI)."""
+    if os.environ.get(switch) == "1":
+        try:
+            return importlib.import_module(module)
+        except ImportError as error:
+            pytest.fail(f"{switch}=1 but {module} cannot be imported ({error}); pip install -e '.[test]'")
+    return pytest.importorskip(module)
+
+
 @cache
 def _prepared(name: str) -> ad.AnnData:
     entry = {"sim": SIM_ENTRY, "pbmc68k": PBMC68K_ENTRY}[name]
@@ -74,9 +108,9 @@ def pbmc68k() -> ad.AnnData:
 
 @cache
 def _bundled_ontology():
-    from metrics.ontology import load_cell_ontology
+    from metrics.ontology import bundled_cell_ontology
 
-    return load_cell_ontology(None)
+    return bundled_cell_ontology()
 
 
 def small_ontology_view(terms: list[str]):
@@ -105,8 +139,20 @@ def sim_ontology(sim):
     return small_ontology_view(sorted(sim.obs["cell_type_ontology_term_id"].unique()))
 
 
+HTML_PAGE = b"<!DOCTYPE html><html><body>Please sign in to download this file</body></html>"
+
+
 @pytest.fixture
-def http_server(tmp_path):
+def http_faults() -> dict[str, str]:
+    """URL path -> how :func:`http_server` misbehaves for it: ``truncate`` (half the body, full
+    Content-Length), ``truncate_no_length`` (half the body, no Content-Length), ``html`` (a sign-in page
+    as text/html), ``html_as_file`` (the page as application/octet-stream), ``404``, ``trickle`` (a few
+    bytes every 50 ms), ``500_once`` (one HTTP 500, then the file). Delete an entry to serve normally."""
+    return {}
+
+
+@pytest.fixture
+def http_server(tmp_path, http_faults):
     """A loopback HTTP server serving tmp_path/www; yields (base URL, folder, request log)."""
     root = tmp_path / "www"
     root.mkdir()
@@ -114,7 +160,38 @@ def http_server(tmp_path):
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
+            pass
+
+        def log_request(self, *args):  # once per request, errors included
             requests.append(self.path)
+
+        def do_GET(self):  # noqa: N802 - the http.server API
+            fault = http_faults.get(self.path)
+            if fault is None:
+                return super().do_GET()
+            if fault == "500_once":
+                del http_faults[self.path]
+                return self.send_error(500)
+            if fault == "404":
+                return self.send_error(404)
+            html = fault.startswith("html")
+            body = HTML_PAGE if html else (root / self.path.lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html" if fault == "html" else "application/octet-stream")
+            if fault != "truncate_no_length":
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                if fault == "trickle":
+                    for start in range(0, len(body), 10):
+                        self.wfile.write(body[start : start + 10])
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                else:
+                    self.wfile.write(body if html else body[: len(body) // 2])
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up: as it should
+                pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
     thread = threading.Thread(target=server.serve_forever, daemon=True)

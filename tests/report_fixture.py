@@ -35,16 +35,26 @@ def spec(model_id: str, pretrained: bool = False) -> ModelSpec:
                      checkpoint="pretrain" if pretrained else None)  # fmt: skip
 
 
+ORIGIN = {"source": "in-repo", "corpus_cells": 3000, "steps": 400, "minutes": 2.5}
+PUBLISHED = {"source": "published", "name": "whole_human", "format": "scgpt", "sha256": "ab12" * 16}
+
+
 def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpus: tuple[str, ...] = (),
-          pretrained: tuple[str, ...] = (), seeds: tuple[int, ...] = (0,)) -> tuple[dict, dict, list[str]]:  # fmt: skip
+          pretrained: tuple[str, ...] = (), seeds: tuple[int, ...] = (0,), degenerate: tuple[str, str] | None = None,
+          published: tuple[str, ...] = (), unscheduled: list[dict] | None = None,
+          scoring: dict | None = None) -> tuple[dict, dict, list[str]]:  # fmt: skip
     """Write score tables, job records and summaries; return (results, config, score paths).
 
-    ``pretrained`` models declare `checkpoint: pretrain` and pretrain on the ``corpus`` datasets;
-    each further seed shifts the non-control models' values by 0.02 x seed x (-1)^model index.
+    ``pretrained`` models declare `checkpoint: pretrain` and pretrain on the ``corpus`` datasets (their run
+    records note ``ORIGIN``); ``published`` ones load a configured checkpoint (``PUBLISHED``); the
+    ``degenerate`` (dataset, model) embedding is flagged as constant; each further seed shifts the
+    non-control models' values by 0.02 x seed x (-1)^model index.
     """
     score_paths, jobs, runs = [], [], []
     for d_index, dataset in enumerate(("d1", "d2")):
         for m_index, (model, (bio, batch, annotation)) in enumerate(VALUES.items()):
+            if (dataset, model) in {(u["dataset"], u["model"]) for u in unscheduled or []}:
+                continue  # not planned: no job ran
             for task, metrics, seed in ((t, m, s) for t, m in METRICS.items() for s in seeds):
                 shift = 0.05 * d_index + (0.02 * seed * (-1) ** m_index if model not in ROLES else 0.0)
                 rows = []
@@ -52,9 +62,11 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpu
                     value = {"kmeans_nmi": bio, "ilisi": batch, "knn_accuracy": annotation,
                              "knn_lcad": 3 * (1 - annotation)}[metric] - shift  # fmt: skip
                     broken = failed == (dataset, model)
+                    flag = "constant: every cell has the same vector" if degenerate == (dataset, model) else ""
                     rows.append({"dataset": dataset, "task": task, "model": model, "seed": seed, "metric": metric,
                                  "value": None if broken else value, "status": "failed" if broken else "ok",
-                                 "message": f"RuntimeError: {EVIL}" if broken else "", "seconds": 0.1})  # fmt: skip
+                                 "message": f"RuntimeError: {EVIL}" if broken else "", "seconds": 0.1,
+                                 "degenerate": flag})  # fmt: skip
                 path = tmp_path / f"{dataset}-{task}-{model}-{seed}.tsv"
                 pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
                 score_paths.append(str(path))
@@ -62,8 +74,10 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpu
             bench.write_text("s\tmax_rss\tcpu_time\n1.5\t300.1\t0.7\n")
             jobs.append({"stage": "embed", "dataset": dataset, "model": model, "seed": 0, "path": str(bench)})
             info = tmp_path / f"{dataset}-{model}.run.json"
+            origin = ORIGIN if model in pretrained else PUBLISHED if model in published else None
+            notes = json.dumps({"origin": origin} if origin else {})
             info.write_text(json.dumps({"device": "cpu", "wall_time_s": 1.0, "cells_per_s": 10.0, "peak_rss_mb": 100.0,
-                                        "peak_gpu_mb": 0.0, "status": "ok", "n_dims": 5, "notes": "{}"}))  # fmt: skip
+                                        "peak_gpu_mb": 0.0, "status": "ok", "n_dims": 5, "notes": notes}))  # fmt: skip
             runs.append({"dataset": dataset, "model": model, "seed": 0, "path": str(info)})
     summaries = {}
     for dataset in ("d1", "d2"):
@@ -74,7 +88,9 @@ def build(tmp_path: Path, failed: tuple[str, str] | None = ("d2", "evil"), corpu
         summaries[dataset] = str(path)
     config = with_defaults({"run": "t", "seeds": list(seeds), "datasets": ["d1", "d2"], "models": list(VALUES),
                             "tasks": {t: {"metrics": m} for t, m in METRICS.items()},
-                            "pretrain": {"corpus": list(corpus)}})  # fmt: skip
-    specs = {m: spec(m, m in pretrained) for m in VALUES}
-    results, _ = aggregate(score_paths, jobs, runs, summaries, config, specs)
+                            "pretrain": {"corpus": list(corpus)}, "scoring": scoring or {},
+                            "checkpoints": {m: {"format": "scgpt", "path": "/models/whole_human"}
+                                            for m in published}})  # fmt: skip
+    specs = {m: spec(m, m in pretrained or m in published) for m in VALUES}
+    results, _ = aggregate(score_paths, jobs, runs, summaries, config, specs, unscheduled=unscheduled)
     return results, config, score_paths

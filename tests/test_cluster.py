@@ -126,7 +126,7 @@ def test_sbatch_command_from_job_properties(tmp_path):
     command = cluster.sbatch_command(cluster.job_properties(gpu_job), ["--qos=short"], str(gpu_job))
     assert command == [
         "sbatch", "--parsable", "--job-name=embed.sim_small.geneformer.0", "--cpus-per-task=2", "--mem=16000",
-        "--time=240", "--gres=gpu:1", "--partition=gpu", "--qos=short", str(gpu_job),
+        "--time=245", "--gres=gpu:1", "--partition=gpu", "--qos=short", str(gpu_job),
     ]  # fmt: skip
     cpu_job = jobscript(
         tmp_path,

@@ -1,9 +1,10 @@
 import copy
+import re
 
 import pytest
 import yaml
 
-from benchmark.config import check_config, load_catalog, load_config, validate
+from benchmark.config import check_config, id_pattern, load_catalog, load_config, load_schema, validate
 from benchmark.errors import ConfigError
 from benchmark.paths import REPO_ROOT
 from benchmark.registry import discover, require
@@ -79,3 +80,44 @@ def test_defaults_are_filled():
     del config["qc"], config["scoring"]
     filled, _ = check_config(config)
     assert filled["qc"] == {"min_genes": 25, "min_cells": 3} and filled["scoring"]["bio_weight"] == 0.6
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "where"),
+    [("datasets", [".."], "datasets[0]"), ("run", "my run", "run"), ("models", ["a/b"], "models[0]"),
+     ("precomputed", {"../x": {"path": "e.h5ad"}}, "precomputed.../x")],
+)  # fmt: skip
+def test_ids_with_path_parts_or_spaces_are_refused_with_the_pattern(key, value, where):
+    config = base_config()
+    config[key] = value
+    pattern = load_schema("config")["$defs"]["id"]["pattern"]
+    with pytest.raises(ConfigError, match=re.escape(f"key `{where}`: ") + r".* does not match the pattern " +
+                       re.escape(pattern) + r" \(an id: letters, digits.*no spaces, slashes or '\.\.'\)"):  # fmt: skip
+        check_config(config, "my.yaml")
+
+
+def test_catalog_ids_follow_the_same_pattern(tmp_path):
+    assert load_schema("catalog")["propertyNames"]["pattern"] == load_schema("config")["$defs"]["id"]["pattern"]
+    path = tmp_path / "catalog.yaml"
+    path.write_text("my data:\n  source: builtin\n  builtin: pbmc68k_reduced\n  description: x\n")
+    with pytest.raises(ConfigError, match=r"key `my data`: 'my data' does not match the pattern \^"):
+        load_catalog(path)
+    for good in ("sim_small", "pbmc68k_reduced", "v1.2-b", "A"):
+        assert re.fullmatch(id_pattern(), good)
+    for bad in ("..", ".hidden", "a..b", "a/b", "a b", "-x", "a.", ""):
+        assert not re.fullmatch(id_pattern(), bad)
+
+
+def test_tasks_and_models_are_switched_off_from_any_config_file():
+    config = base_config()
+    config["tasks"]["annotation"] = {"enabled": False, "n_splits": 2}
+    config["model_params"]["scvi"] = {"enabled": False, "max_epochs": 3}
+    config["model_params"]["hvg"] = {"enabled": True}
+    config["tasks"]["finetune"] = {"enabled": "false"}  # as `--config 'tasks={finetune: {enabled: false}}'` gives it
+    filled, _ = check_config(config)
+    assert set(filled["tasks"]) == {"integration"} and "annotation" not in filled["scoring"]["task_weights"]
+    assert "scvi" not in filled["models"] and "hvg" in filled["models"]
+    assert filled["model_params"]["hvg"] == {} and "enabled" not in filled["tasks"]["integration"]
+    config["tasks"] = {"integration": {"enabled": False}}
+    with pytest.raises(ConfigError, match=r"every entry of `tasks` is switched off"):
+        check_config(config)

@@ -52,6 +52,20 @@ def test_binned_value_tokens_by_hand():
     assert len(sampled.ids) == 3 and sampled.ids[0] == 2  # <cls> + 2 randomly kept genes
 
 
+def test_binned_values_are_binned_over_all_genes_then_sampled():
+    class KeepLastTwo:  # tie-breaks at 0.5; the sample keeps C and D
+        def random(self, n):
+            return np.full(n, 0.5)
+
+        def choice(self, n, size, replace):
+            return np.arange(n)[-size:]
+
+    # A..D = 1, 2, 3, 4; edges [1, 2.5, 4]: bins 1, 1, 2, 3 over the whole cell (C 3 -> 2, D 4 -> 3);
+    # binning only the kept C and D would give them 1 and 3
+    cell = BinnedValueTokenizer(VOCAB, context=3, n_bins=4).cell(np.array([1.0, 2.0, 3.0, 4.0]), 10.0, KeepLastTwo())
+    assert cell.ids.tolist() == [2, 5, 6] and cell.values.tolist() == [-2.0, 2.0, 3.0]
+
+
 def test_scbert_tokens_by_hand():
     tokenizer = ScBertTokenizer(VOCAB, bin_num=5)
     # total 1e4 keeps the counts: floor(log2(1 + [0, 1, 3, 100])) = [0, 1, 2, 6] -> capped at 5; one extra position
@@ -198,7 +212,9 @@ def test_corrupted_checkpoint_is_rejected(checkpoints, tmp_path):
 
 
 def test_encoder_matches_hugging_face_bert():
-    transformers = pytest.importorskip("transformers")
+    from tests.conftest import import_or_skip
+
+    transformers = import_or_skip("transformers", "SCFM_REQUIRE_TRANSFORMERS")
     from models.foundation.hf_bert import convert_bert_state
     from models.foundation.tokenizers import TokenBatch
 

@@ -1,4 +1,7 @@
-"""Cancer cell identification, drug sensitivity, gene function and fine-tuning on small hand-made inputs."""
+"""Cancer cell identification, drug response (both protocols), gene function, task planning and fine-tuning
+on small hand-made inputs."""
+
+import json
 
 import anndata as ad
 import numpy as np
@@ -6,11 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmark.registry import ModelSpec
 from benchmark.tasks.cancer import evaluate_cancer
 from benchmark.tasks.context import TaskContext
-from benchmark.tasks.drug import evaluate_drug, score_drug
-from benchmark.tasks.folds import leave_one_group_out
+from benchmark.tasks.drug import drug_protocol, evaluate_drug, prevalence_corrected, score_drug
+from benchmark.tasks.folds import leave_one_group_out, stratified_folds
 from benchmark.tasks.gene_function import evaluate_gene_function, go_labels, propagate, tissue_labels
+from benchmark.tasks.plan import task_applies
 from models.foundation.architectures import FoundationModel
 from models.foundation.finetune import FinetuneSettings, finetune_split
 from models.foundation.tokenizers import RankValueTokenizer
@@ -156,3 +161,61 @@ def test_finetuning_overfits_a_tiny_labelled_batch():
     frozen_before = [p.detach().clone() for p in model.parameters()]
     finetune_split(model, tokenizer, cells, labels, everything, everything, extraction, probe, 0)
     assert all(torch.equal(a, b) for a, b in zip(frozen_before, model.parameters(), strict=True))  # never changed
+
+
+def _within_line(obs: pd.DataFrame) -> ad.AnnData:
+    adata = _dataset(obs)
+    adata.uns["dataset"]["catalog_entry"] = json.dumps({"drug_response": {"prefix": "r_", "protocol": "within_line"}})
+    return adata
+
+
+def test_drug_within_line_uses_seeded_stratified_folds_and_reports_calibration():
+    rng = np.random.default_rng(5)
+    n = 200
+    sensitive = np.r_[np.ones(50, bool), np.zeros(150, bool)]  # skewed, as in PC9 (324 vs 958)
+    label = np.where(sensitive, "sensitive", "resistant")
+    obs = pd.DataFrame({"drug_erlotinib": label, "group": "PC9"}, index=[f"c{i}" for i in range(n)])
+    informative = np.c_[sensitive * 2.0, rng.normal(size=(n, 3))] + rng.normal(scale=0.5, size=(n, 4))
+    ctx = TaskContext(_within_line(obs), informative, {"n_splits": 4}, 7)
+    good = _values(evaluate_drug(ctx))
+    assert ctx.details[0].loc[0, "protocol"] == "within_line" and ctx.details[0].loc[0, "n_groups"] == 1
+    assert good["drug_auroc"] > 0.95 and good["drug_auprc"] > 0.9 and good["drug_brier"] < 0.1
+    noise = _values(evaluate_drug(TaskContext(_within_line(obs), rng.normal(size=(n, 4)), {"n_splits": 4}, 7)))
+    # An uninformative probe, corrected to the training prevalence (0.25), sits near the prior's Brier score.
+    assert noise["drug_auroc"] < 0.7 and noise["drug_brier"] == pytest.approx(0.25 * 0.75, abs=0.03)
+    folds = stratified_folds(sensitive, 4, 7)
+    assert all(sensitive[test].sum() in (12, 13) for _, test in folds)  # the class balance in every fold
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, stratified_folds(sensitive, 4, 7), strict=True))
+    assert score_drug(informative, pd.Series(label), obs["group"].to_numpy(), 7, "within_line", 60)["reason"] == (
+        "the smaller class has 50 cells, fewer than the 60 folds"
+    )
+
+
+def test_brier_needs_per_cell_labels_and_the_probabilities_move_to_the_prevalence():
+    assert prevalence_corrected(np.array([0.5, 0.75, 1.0, 0.0]), np.full(4, 0.25)) == pytest.approx([0.25, 0.5, 1, 0])
+    lines = np.repeat([f"L{i}" for i in range(4)], 10)
+    obs = pd.DataFrame({"group": lines, "drug_A": np.where(np.isin(lines, ["L0", "L1"]), "sensitive", "resistant")},
+                       index=[f"c{i}" for i in range(40)])  # fmt: skip
+    X = np.c_[np.isin(lines, ["L0", "L1"]) * 2.0, np.random.default_rng(0).normal(size=(40, 2))]
+    rows = {r["metric"]: r for r in evaluate_drug(TaskContext(_dataset(obs), X, {}, 0))}
+    assert rows["drug_auroc"]["status"] == "ok" and rows["drug_brier"]["status"] == "not_applicable"
+    assert (
+        rows["drug_brier"]["message"] == "per-cell calibration needs per-cell labels; this dataset's are per cell line"
+    )
+    assert drug_protocol({}) == "line_disjoint"
+    with pytest.raises(ValueError, match="drug_response.protocol"):
+        drug_protocol({"catalog_entry": json.dumps({"drug_response": {"protocol": "per_cell"}})})
+
+
+def test_plan_builds_drug_jobs_within_a_line_and_perturbation_jobs_and_honours_only_tasks():
+    spec = ModelSpec(id="m", directory="/x", name="M", summary="", kind="baseline", class_name="M",
+                     capabilities=("embed",))  # fmt: skip
+    pc9 = {"drug_response": {"prefix": "response_", "protocol": "within_line"}, "keys": {}, "only_tasks": ["drug"]}
+    assert task_applies("drug", pc9, spec) and not task_applies("integration", pc9, spec)
+    assert not task_applies("drug", {"drug_response": {"prefix": "gdsc2_"}, "keys": {}}, spec)  # needs lines
+    kang = {
+        "keys": {"label": "cell_type", "condition": "condition"},
+        "perturbation": {"control": "ctrl", "perturbed": "stim"},
+    }
+    assert task_applies("perturbation", kang, spec) and task_applies("integration", kang, spec)
+    assert not task_applies("perturbation", {"keys": {"label": "cell_type"}}, spec)

@@ -62,27 +62,55 @@ def test_counts_layer_is_used():
     assert np.all(out.X.data == np.round(out.X.data))
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_and_infinite_values_are_rejected(bad):
+@pytest.mark.parametrize("counts", [True, False])
+@pytest.mark.parametrize(("bad", "found"), [(np.nan, "1 NaN and 0 infinite"), (np.inf, "0 NaN and 1 infinite")])
+def test_nan_and_infinite_values_are_named_as_such_even_with_counts(bad, found, counts):
     raw = raw_input()
     dense = raw.X.toarray()
     dense[1, 2] = bad
     raw.X = sparse.csr_matrix(dense)
-    with pytest.raises(ContractError, match="dataset 'toy': the expression matrix holds NaN or infinite values"):
+    with pytest.raises(ContractError, match=f"dataset 'toy': the expression matrix holds {found} values; clean"):
+        standardize(raw, "toy", entry(counts=counts), "dataset 'toy'")
+
+
+def test_a_value_beyond_float32_is_an_overflow_not_a_nan():
+    raw = raw_input()
+    dense = raw.X.toarray().astype(np.float64)
+    dense[3, 1] = 1e39
+    raw.X = sparse.csr_matrix(dense)
+    with pytest.raises(ContractError, match=r"1 values are too large for float32 \(largest 1e\+39; float32 holds"):
         standardize(raw, "toy", entry(counts=False), "dataset 'toy'")
+    dense[3, 1] = 3e38  # still fits
+    raw.X = sparse.csr_matrix(dense)
+    assert standardize(raw, "toy", entry(counts=False), "x").X.max() == np.float32(3e38)
 
 
 def test_duplicate_gene_symbols_are_rejected_with_fix():
     raw = raw_input()
     raw.var_names = ["A", "B", "A", "C", "D", "E", "F", "G"]
-    with pytest.raises(ContractError, match="1 gene symbols occur more than once .e.g. A.; deduplicate"):
+    with pytest.raises(ContractError, match="1 gene symbols occur more than once .*e.g. A.; deduplicate"):
         standardize(raw, "toy", entry(), "dataset 'toy'")
 
 
-def test_missing_labels_in_column_are_rejected():
+def test_gene_symbols_are_stripped_and_case_only_duplicates_reported_with_the_fix():
     raw = raw_input()
-    raw.obs.loc["c0", "celltype"] = np.nan
-    with pytest.raises(ContractError, match=r"obs\['celltype'\] \(catalog field `keys.label`\) has 1 missing values"):
+    raw.var_names = [" PARK7", "RBP7 ", "hes4", "HES4", "D", "E", "F", "G"]
+    with pytest.raises(ContractError) as error:
+        standardize(raw, "toy", entry(), "dataset 'toy'")
+    assert "1 gene symbols differ only in case (e.g. hes4/HES4)" in str(error.value)
+    assert "set `duplicate_genes: keep_first`" in str(error.value)
+    out = standardize(raw, "toy", entry(duplicate_genes="keep_first"), "x")
+    assert list(out.var_names) == ["PARK7", "RBP7", "hes4", "D", "E", "F", "G"]
+    assert out.var["gene_id"].iloc[0] == "ENSG00000000000"
+    raw.var_names = [" PARK7", "PARK7", "C", "D", "E", "F", "G", "H"]  # equal once stripped
+    with pytest.raises(ContractError, match="1 gene symbols occur more than once after stripping whitespace .e.g. PAR"):
+        standardize(raw, "toy", entry(), "x")
+
+
+def test_missing_batch_values_are_rejected():
+    raw = raw_input()
+    raw.obs.loc["c0", "donor"] = np.nan
+    with pytest.raises(ContractError, match=r"obs\['donor'\] \(catalog field `keys.batch`\) has 1 missing values"):
         standardize(raw, "toy", entry(), "dataset 'toy'")
 
 
@@ -93,7 +121,7 @@ def test_filter_obs_keeps_listed_values():
 
 def test_no_batch_key_means_one_batch_and_no_label_means_unlabelled():
     out = standardize(raw_input(), "toy", entry(keys={"batch": None, "label": None}), "dataset 'toy'")
-    assert set(out.obs["batch"]) == {"all"} and set(out.obs["cell_type"]) == {"unknown"}
+    assert set(out.obs["batch"]) == {"all"} and set(out.obs["cell_type"]) == {"unlabelled"}
 
 
 def test_qc_filters_cells_and_genes():
@@ -187,7 +215,7 @@ def test_obs_query_selects_cells_and_reports_a_bad_expression():
     out = standardize(raw_input(), "toy", entry(obs_query="donor == 'd1' or celltype == 'B cell'"), "x")
     expected = sum(1 for i in range(20) if i % 2 or i % 3 == 0)
     assert out.n_obs == expected
-    with pytest.raises(ContractError, match=r"`obs_query` \('nope == 1'\) failed on obs .* obs columns: donor"):
+    with pytest.raises(ContractError, match=r"`obs_query` \('nope == 1'\) refused: obs has no column 'nope'; obs col"):
         standardize(raw_input(), "toy", entry(obs_query="nope == 1"), "x")
     with pytest.raises(ContractError, match="no cells are left after `filter_obs`/`obs_query`"):
         standardize(raw_input(), "toy", entry(obs_query="donor == 'zzz'"), "x")

@@ -21,8 +21,9 @@ from models.foundation.extract import embed_cells, tokenize_cells
 from models.foundation.plugin import FoundationPlugin, dataset_gene_ids
 from models.foundation.published import load_published
 from models.foundation.vocabulary import map_genes
+from tests.conftest import import_or_skip
 
-transformers = pytest.importorskip("transformers")
+transformers = import_or_skip("transformers", "SCFM_REQUIRE_TRANSFORMERS")
 
 N_GENES = 40
 GENES = [f"ENSG{i:011d}" for i in range(N_GENES)]
@@ -291,11 +292,14 @@ def test_scfoundation_needs_trust_then_matches_reference_forward(tmp_path):
     with pytest.raises(ConfigError, match="refuses .* if you trust its source, set `trusted: true`"):
         load_published(settings)
     published = load_published({**settings, "trusted": True})
-    adata = _counts(seed=5)
+    panel = _counts(seed=5)
+    outside = np.random.default_rng(5).poisson(20.0, (panel.n_obs, 3)).astype(np.float32)  # e.g. MALAT1, XIST
+    adata = ad.AnnData(sparse.csr_matrix(np.hstack([panel.X.toarray(), outside])))
+    adata.var_names = SYMBOLS + ["OUT1", "OUT2", "OUT3"]
     ours = _our_embedding(published, adata, published.extraction)
     assert ours.shape == (adata.n_obs, 4 * 32)
-    with torch.no_grad():
-        expected = np.stack([_scfoundation_reference(state, adata.X[i].toarray().ravel(), 2, 4).numpy()
+    with torch.no_grad():  # the original cuts the data to its panel first: the total is over panel genes
+        expected = np.stack([_scfoundation_reference(state, panel.X[i].toarray().ravel(), 2, 4).numpy()
                              for i in range(adata.n_obs)])  # fmt: skip
     assert np.abs(ours - expected).max() < 1e-5
 
@@ -504,6 +508,37 @@ def test_uce_assets_that_do_not_match_the_weights_are_an_error(tmp_path):
         load_published(_uce_settings(tmp_path, chrom_offset + 2))
 
 
+def test_uce_original_filter_drops_the_genes_scanpy_drops_and_counts_the_cells(tmp_path):
+    """``original_filter`` = eval_single_anndata.py's sc.pp.filter_genes(min_cells=10) then
+    filter_cells(min_genes=25), checked against scanpy itself; no cell is dropped."""
+    import scanpy as sc
+
+    _, chrom_offset = _uce_files(tmp_path)
+    rng = np.random.default_rng(9)
+    x = (rng.random((30, N_GENES)) < 0.9).astype(np.float32) * rng.integers(1, 6, (30, N_GENES))
+    x[:, :4] = 0  # genes 0, 2, 3 dropped: 0 is in 9 cells; gene 1 in 10 cells: kept
+    x[:9, 0] = 3
+    x[:10, 1] = 2
+    x[:5, 26:] = 0  # 5 cells keep at most 24 genes: the original drops them
+    adata = ad.AnnData(sparse.csr_matrix(x))
+    adata.var_names = SYMBOLS
+    spec = discover()["uce"]
+    settings = {**_uce_settings(tmp_path, chrom_offset), "model": "uce"}
+    filtered = load_class(spec)(spec.params_with({"original_filter": True}), seed=3, checkpoint=settings)
+    ours = filtered.embed(adata)
+
+    reference = adata.copy()
+    sc.pp.filter_genes(reference, min_cells=10)
+    dropped_cells = reference.n_obs - sc.pp.filter_cells(reference.copy(), min_genes=25, inplace=False)[0].sum()
+    assert dropped_cells == 5 and list(reference.var_names) == [SYMBOLS[1]] + SYMBOLS[4:]
+    unfiltered = load_class(spec)(spec.params_with(None), seed=3, checkpoint=settings)
+    np.testing.assert_array_equal(ours, unfiltered.embed(reference))  # the same genes, every cell embedded
+    assert filtered.notes["original_filter"] == {"min_cells": 10, "min_genes": 25, "genes_dropped": 3,
+                                                 "matched_genes_dropped": 3, "cells_below_min_genes": 5}  # fmt: skip
+    assert filtered.notes["gene_overlap"]["genes_matched"] == N_GENES - 3
+    assert not np.array_equal(ours, unfiltered.embed(adata))
+
+
 def test_uce_plugin_embeds_deterministically(tmp_path):
     _, chrom_offset = _uce_files(tmp_path)
     spec = discover()["uce"]
@@ -512,3 +547,22 @@ def test_uce_plugin_embeds_deterministically(tmp_path):
                      for _ in range(2))  # fmt: skip
     assert first.shape == (9, 12) and np.allclose(np.linalg.norm(first, axis=1), 1.0)
     np.testing.assert_array_equal(first, second)
+
+
+# --- throughput script (for GPU machines; here tiny, on the CPU) ------------------------------------
+
+
+def test_throughput_script_runs_every_published_architecture_tiny(tmp_path):
+    from models.foundation.published import throughput
+
+    out = tmp_path / "throughput.json"
+    throughput.main(["--tiny", "--device", "cpu", "--cells", "4", "--time-limit", "1", "--out", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert all(r["status"] == "ok" for r in rows), [r for r in rows if r["status"] != "ok"]
+    runs = {(r["model"], r["implementation"], r["precision"]) for r in rows}
+    bert = [a.name for a in throughput.PUBLISHED if a.kind == "bert"]
+    expected = {(a.name, "ours", p) for a in throughput.PUBLISHED for p in ("fp32", "bf16")}
+    assert runs == expected | {(name, "hugging_face", p) for name in bert for p in ("fp32", "bf16")}
+    assert all(r["cells"] == 4 and r["cells_per_s"] > 0 for r in rows)
+    hf_fp32 = [r for r in rows if r["implementation"] == "hugging_face" and r["precision"] == "fp32"]
+    assert len(hf_fp32) == 5 and max(r["max_abs_diff_vs_ours"] for r in hf_fp32) < 1e-5  # same weights, same output

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.ranking import bootstrap_rank_intervals, dominates, fronts
+from benchmark.ranking import bootstrap_rank_intervals, dominates, epsilon_dominates, fronts
 
 
 def table(rows: dict[str, tuple[float, float]]) -> pd.DataFrame:
@@ -57,3 +57,52 @@ def test_bootstrap_intervals_cover_the_ranks():
     assert intervals.loc["A"].tolist() == [1, 1] and intervals.loc["C"].tolist() == [3, 3]
     close = pd.DataFrame({0: [0.5, 0.6], 1: [0.6, 0.5]}, index=["A", "B"])
     assert bootstrap_rank_intervals(close, n_boot=200).loc["A"].tolist() == [1, 2]
+
+
+def test_a_domination_cycle_ties_and_shares_a_front():
+    # A over B over C over A (each strictly, within ε): the published peeling never reaches them (front 0).
+    cycle = {"A": (-0.0019, 0.0006, 0.0007), "B": (-0.0014, -0.0006, 0.0011), "C": (-0.0005, 0.0001, -0.0002)}
+    points = {m: np.array(v) for m, v in cycle.items()}
+    assert dominates(points["A"], points["B"]) and dominates(points["B"], points["C"])
+    assert dominates(points["C"], points["A"])
+    objectives = pd.DataFrame.from_dict(
+        {**cycle, "top": (0.01, 0.01, 0.01), "low": (-0.01, -0.01, -0.01)}, orient="index"
+    )
+    assert fronts(objectives).to_dict() == {"A": 2, "B": 2, "C": 2, "top": 1, "low": 3}
+
+
+def reaches(points: np.ndarray) -> np.ndarray:
+    """reach[i, j]: a chain of ε-dominations leads from i to j (written independently of ranking.py)."""
+    n = len(points)
+    reach = np.array([[i != j and epsilon_dominates(points[i], points[j]) for j in range(n)] for i in range(n)])
+    for k in range(n):  # Floyd-Warshall on booleans
+        reach |= reach[:, [k]] & reach[[k], :]
+    return reach
+
+
+@pytest.mark.parametrize("n_objectives", [2, 3, 8])
+def test_fronts_are_a_proper_layering_on_random_near_ties(n_objectives):
+    """Thousands of near-tie tables (values ~ N(0, 0.001), rounded so that exact ties occur): every complete
+    row gets a front >= 1; a model is dominated only by models on earlier fronts or ones it ties with
+    (mutually reachable); every front k > 1 holds a model dominated from front k - 1; fronts are 1..K."""
+    rng = np.random.default_rng(n_objectives)
+    cycles = 0
+    for _ in range(1500):
+        n = int(rng.integers(2, 8))
+        points = np.round(rng.normal(0.0, 0.001, size=(n, n_objectives)), 4)
+        front = fronts(pd.DataFrame(points)).to_numpy()
+        reach = reaches(points)
+        tie = reach & reach.T
+        cycles += bool((tie.sum(axis=1) >= 2).any())  # a tie of three or more: a longer cycle
+        assert np.all(front >= 1)
+        assert sorted(set(front)) == list(range(1, int(front.max()) + 1))
+        for i in range(n):
+            for j in range(n):
+                if i != j and epsilon_dominates(points[i], points[j]):
+                    assert front[i] < front[j] or (tie[i, j] and front[i] == front[j]), (points, front)
+            assert np.all(front[tie[i]] == front[i])
+            if front[i] > 1:
+                members = np.flatnonzero(tie[i]).tolist() + [i]
+                above = [p for p in range(n) if front[p] == front[i] - 1]
+                assert any(epsilon_dominates(points[p], points[q]) for p in above for q in members)
+    assert cycles > 0  # the draws do contain cycles of three or more models

@@ -29,6 +29,23 @@ def test_no_pickle_loading():
     assert not re.search(r"\bpickle\.loads?\(", text)
 
 
+def test_metrics_import_nothing_from_benchmark():
+    """metrics/ is the bottom layer: pure functions of arrays and graphs."""
+    offenders = [
+        str(p.relative_to(REPO_ROOT))
+        for p in (REPO_ROOT / "metrics").rglob("*.py")
+        if re.search(r"^\s*(from|import) benchmark\b", p.read_text(), re.M)
+    ]
+    assert offenders == []
+
+
+def test_obs_queries_never_reach_pandas_query():
+    """`obs_query` is evaluated by benchmark/data/obs_query.py's allow-list, never by DataFrame.query/eval."""
+    pandas_eval = re.compile(r"\.query\(|\.eval\(\s*[^)\s]")  # DataFrame.query(...), pd.eval(...); not module.eval()
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in CODE if pandas_eval.search(p.read_text())]
+    assert offenders == []
+
+
 def test_rules_run_python_scripts_not_shell_commands():
     """Config values reach jobs only as `params` of `script:` rules, never through a shell."""
     offenders = [str(p.relative_to(REPO_ROOT)) for p in RULES if re.search(r"^\s*(shell|run):", p.read_text(), re.M)]

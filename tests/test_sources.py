@@ -8,12 +8,12 @@ import pytest
 
 from benchmark.data.sources import (
     cellxgene_asset_url,
-    download,
     load_source,
     read_h5ad_checked,
     resolve_data_dir,
     resolve_path,
 )
+from benchmark.download import download
 from benchmark.errors import ConfigError
 
 
@@ -28,8 +28,8 @@ def test_download_once_verified_then_cached(http_server, tmp_path):
     base, root, requests = http_server
     checksum = _tiny_h5ad(root / "tiny.h5ad")
     cache = tmp_path / "cache"
-    first, sha = download(f"{base}/tiny.h5ad", checksum, cache)
-    second, _ = download(f"{base}/tiny.h5ad", checksum, cache)
+    first, sha = download(f"{base}/tiny.h5ad", checksum, cache, "dataset 'tiny'")
+    second, _ = download(f"{base}/tiny.h5ad", checksum, cache, "dataset 'tiny'")
     assert sha == checksum and first == second and first.read_bytes() == (root / "tiny.h5ad").read_bytes()
     assert requests == ["/tiny.h5ad"]  # never re-downloaded
 
@@ -38,8 +38,9 @@ def test_download_with_wrong_sha256_fails_and_keeps_nothing(http_server, tmp_pat
     base, root, _ = http_server
     _tiny_h5ad(root / "tiny.h5ad")
     cache = tmp_path / "cache"
-    with pytest.raises(ConfigError, match=r"sha256 is [0-9a-f]{64} but the catalog expects 0{64}"):
-        download(f"{base}/tiny.h5ad", "0" * 64, cache)
+    expected = r"dataset 'tiny': download of .*/tiny.h5ad failed .*expected 0{64} but got [0-9a-f]{64}.*update `sha256`"
+    with pytest.raises(ConfigError, match=expected):
+        download(f"{base}/tiny.h5ad", "0" * 64, cache, "dataset 'tiny'")
     assert not [p for p in cache.rglob("*") if p.is_file()]
 
 
@@ -72,6 +73,13 @@ def test_missing_file_names_the_dataset(tmp_path):
         resolve_path("mine", "nope.h5ad", tmp_path)
 
 
+def test_a_folder_as_path_is_a_config_error(tmp_path):
+    (tmp_path / "atlas").mkdir()
+    _tiny_h5ad(tmp_path / "atlas" / "atlas.h5ad")
+    with pytest.raises(ConfigError, match=r"dataset 'mine': `path` .*atlas is a folder, not a file; .*in it: atlas"):
+        load_source("mine", {"source": "path", "path": "atlas"}, tmp_path, tmp_path)
+
+
 def test_path_source_checks_sha256(tmp_path):
     checksum = _tiny_h5ad(tmp_path / "tiny.h5ad")
     entry = {"source": "path", "path": "tiny.h5ad", "sha256": "f" * 64}
@@ -91,14 +99,14 @@ def test_unpinned_url_records_sha256_on_first_download_and_verifies_later(http_s
     base, root, requests = http_server
     checksum = _tiny_h5ad(root / "tiny.h5ad")
     cache = tmp_path / "cache"
-    with pytest.warns(UserWarning, match=f"gives no sha256; recorded {checksum} .* Add `sha256: {checksum}`"):
-        path, sha = download(f"{base}/tiny.h5ad", None, cache)
+    with pytest.warns(UserWarning, match=f"no sha256 to check against; recorded {checksum} .* Add `sha256: {checksum}"):
+        path, sha = download(f"{base}/tiny.h5ad", None, cache, "dataset 'tiny'")
     assert sha == checksum and path.with_name("tiny.h5ad.sha256").read_text().strip() == checksum
-    again, sha_again = download(f"{base}/tiny.h5ad", None, cache)
+    again, sha_again = download(f"{base}/tiny.h5ad", None, cache, "dataset 'tiny'")
     assert again == path and sha_again == checksum and requests == ["/tiny.h5ad"]
     path.write_bytes(path.read_bytes()[:-10])  # the cached file changes afterwards
-    with pytest.raises(ConfigError, match=f"has sha256 [0-9a-f]{{64}} but {checksum} was recorded"):
-        download(f"{base}/tiny.h5ad", None, cache)
+    with pytest.raises(ConfigError, match=f"dataset 'tiny': .* has sha256 [0-9a-f]{{64}} but {checksum} was recorded"):
+        download(f"{base}/tiny.h5ad", None, cache, "dataset 'tiny'")
 
 
 def test_cellxgene_source_resolves_the_h5ad_asset_through_the_curation_api(http_server, tmp_path):
@@ -120,3 +128,5 @@ def test_cellxgene_source_resolves_the_h5ad_asset_through_the_curation_api(http_
         ConfigError, match="CELLxGENE dataset nope \\(collection col-1\\): cannot read .* use `source: path`"
     ):
         cellxgene_asset_url("col-1", "nope", base)
+    with pytest.raises(ConfigError, match=r"dataset 'cxg': CELLxGENE dataset nope .*404"):
+        load_source("cxg", {**entry, "cellxgene": {**spec, "dataset_id": "nope"}}, None, tmp_path / "cache")

@@ -46,7 +46,7 @@ def raw(results: dict, dataset: str, metric: str) -> dict[str, float]:
 
 
 def assert_controls_bracket_baselines(results: dict, dataset: str) -> None:
-    bio = {m: r["raw_bio"] for m, r in task_rows(results, dataset, "integration").items() if r["status"] == "ok"}
+    bio = {m: r["bio"] for m, r in task_rows(results, dataset, "integration").items() if r["status"] == "ok"}
     baselines = [bio[m] for m in BASELINES if m in bio]
     assert baselines, dataset
     assert bio["label_oracle"] > max(baselines) and bio["random"] < min(baselines), (dataset, bio)
@@ -84,9 +84,11 @@ def test_test_config_end_to_end(test_config_run):
     assert scgraph["ontology_oracle"] > 0.95 and abs(scgraph["random"]) < 0.3
     assert all(row["pearson"] is not None for row in results["rogi_vs_f1"])
     overall = {f["model"]: f["front"] for f in results["fronts"] if f["scope"] == "overall"}
-    # An oracle is on the first front (the ontology oracle can dominate the label oracle); negatives trail.
-    assert min(overall["label_oracle"], overall["ontology_oracle"]) == 1
-    assert overall["random"] > overall["label_oracle"] and overall["batch_only"] > overall["hvg_pca"]
+    ranked = [row for row in results["ranking"] if row["group"] == "ranked"]
+    # Like with like: every ranked model is scored on the same shared cells; fronts are the ranked models'.
+    assert ranked and all(row["cells"] == results["comparison"]["shared_cells"] for row in ranked)
+    assert set(overall) == {row["model"] for row in ranked} and min(overall.values()) == 1
+    assert not set(overall) & set(CONTROLS)  # controls are references, in no front
     html = (workdir / "reports" / "test" / "leaderboard.html").read_text()
     assert html.count('src="data:image/png;base64,') >= 2 * 8  # UMAP maps by cell type and batch
 
@@ -146,7 +148,7 @@ def test_cancer_drug_and_gene_function_tasks_end_to_end(tmp_path, data_dir):
     # CellBench's labels are per cell line and each drug has at most one line in its minority class,
     # so no line-disjoint split can train on both classes: every drug is skipped, with the reason.
     drug = [r for r in results["scores"] if r["task"] == "drug"]
-    assert {r["status"] for r in drug} == {"not_applicable"} and len(drug) == 2 * len(models)
+    assert {r["status"] for r in drug} == {"not_applicable"} and len(drug) == 3 * len(models)  # AUROC, AUPRC, Brier
     assert "Tamoxifen: fewer than two classes in the training part when holding out ['H2228']" in drug[0]["message"]
     for dataset in ("oligodendroglioma", "cellbench_lung"):
         for metric in ("go_macro_f1", "tissue_macro_f1"):
@@ -155,3 +157,36 @@ def test_cancer_drug_and_gene_function_tasks_end_to_end(tmp_path, data_dir):
         assert coverage["random"] == 1.0 and 0 < coverage["hvg_pca"] < 1.0
     html = (tmp_path / "reports" / "tasks" / "leaderboard.html").read_text()
     assert "Cancer AUROC" in html and "Tissue macro-F1" in html
+
+
+def test_drug_within_a_line_and_perturbation_end_to_end(tmp_path, data_dir):
+    """Every model of the test config (the in-repo scFMs pretrain first, with its tiny settings) on PC9
+    (drug, within-line; label = sample) and Kang (perturbation: IFN-beta per held-out cell type)."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    config.update(run="response", data_dir=str(data_dir), datasets=["pc9_erlotinib", "pbmc_kang"],
+                  tasks={"drug": None, "perturbation": None}, scoring={"task_weights": {}})  # fmt: skip
+    configfile = tmp_path / "response.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    plan = snakemake(tmp_path, configfile, "-n")
+    assert set(re.findall(r"results/scores/pc9_erlotinib/(\w+)/", plan.stdout)) == {"drug"}  # only_tasks: [drug]
+    assert set(re.findall(r"results/scores/pbmc_kang/(\w+)/", plan.stdout)) == {"perturbation"}
+    snakemake(tmp_path, configfile)
+    results = json.loads((tmp_path / "reports" / "response" / "results.json").read_text())
+    validate(results, "results", "results.json")
+    assert set(config["models"]) == MODELS
+    # Drug on PC9: a number for every model; batch-only separates the conditions (label = sample).
+    for metric in ("drug_auroc", "drug_auprc", "drug_brier"):
+        assert set(raw(results, "pc9_erlotinib", metric)) == MODELS, metric
+    auroc = raw(results, "pc9_erlotinib", "drug_auroc")
+    assert auroc["batch_only"] > 0.99 and auroc["hvg_pca"] > 0.9 and abs(auroc["random"] - 0.5) < 0.1
+    html = (tmp_path / "reports" / "response" / "leaderboard.html").read_text()
+    assert "within-line: seeded stratified folds over cells" in html and "The label follows the sample here" in html
+    assert html.count("reflects sample differences (not above batch-only by the margin)") == len(MODELS) - 1
+    # Perturbation on Kang: every model scored on the no change (0) to observed (1) scale, beside the references.
+    scores = {m: r for m, r in task_rows(results, "pbmc_kang", "perturbation").items()}
+    assert set(scores) == MODELS and all(r["status"] == "ok" and r["score"] is not None for r in scores.values())
+    additive = raw(results, "pbmc_kang", "perturbation_r2_all_additive")
+    assert len(set(additive.values())) == 1 and 0 < next(iter(additive.values())) < 1  # one reference for all
+    assert abs(scores["random"]["score"]) < 0.2 and scores["hvg_pca"]["score"] > scores["random"]["score"] + 0.3
+    assert {r["scaling"] for r in results["scores"] if r["metric"] == "perturbation_energy"} == {"task references"}
+    assert "Perturbation response: references" in html

@@ -9,7 +9,7 @@ from benchmark.errors import ContractError
 
 REQUIRED_OBS = ("batch", "cell_type")
 X_KINDS = ("counts", "log_normalized")
-UNLABELLED = "unknown"
+UNLABELLED = "unlabelled"  # obs['cell_type'] of a cell without a label: left out of every label metric
 
 
 def validate_dataset(adata: ad.AnnData, where: str, x: bool = True) -> None:
@@ -44,7 +44,8 @@ def _validate_x(X: object, kind: str, where: str) -> None:
         raise ContractError(f"{where}: X must be a CSR sparse matrix")
     values = X.data
     if not np.all(np.isfinite(values)):
-        raise ContractError(f"{where}: X holds {int(np.sum(~np.isfinite(values)))} NaN or infinite values")
+        n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+        raise ContractError(f"{where}: X holds {n_nan} NaN and {n_inf} infinite values")
     if np.any(values < 0):
         raise ContractError(f"{where}: X holds negative values; give raw counts or log-normalised values")
     if kind == "counts" and not np.all(values == np.round(values)):
@@ -58,11 +59,19 @@ def is_labelled(adata: ad.AnnData) -> bool:
     return bool(adata.uns["dataset"].get("labelled", True))
 
 
+def labelled_mask(adata: ad.AnnData) -> np.ndarray:
+    """True for the cells with a cell-type label (label metrics use only these)."""
+    if not is_labelled(adata):
+        return np.zeros(adata.n_obs, dtype=bool)
+    return (adata.obs["cell_type"].astype(str) != UNLABELLED).to_numpy()
+
+
 def label_problem(adata: ad.AnnData) -> str:
     """'' when label-based metrics apply, else why not (no labels, or a single cell type)."""
-    if not is_labelled(adata):
+    labelled = labelled_mask(adata)
+    if not labelled.any():
         return "the dataset has no cell-type labels"
-    if adata.obs["cell_type"].nunique() < 2:
+    if adata.obs["cell_type"][labelled].nunique() < 2:
         return "the dataset has a single cell type"
     return ""
 

@@ -11,28 +11,34 @@ import pandas as pd
 import scanpy as sc
 from scipy import sparse
 
-from benchmark.data.contract import UNLABELLED, validate_dataset
+from benchmark.data import obs_query
+from benchmark.data.contract import UNLABELLED, labelled_mask, validate_dataset
 from benchmark.data.preprocess import unintegrated_pca
 from benchmark.data.sources import load_source
 from benchmark.errors import ContractError
 
 SINGLE_BATCH = "all"
 CHUNK_CELLS = 20_000  # input rows read at a time from a backed (large) input
+PLACEHOLDER_LABELS = ("", "nan", "none", "unknown", UNLABELLED, "unlabeled")  # compared ignoring case
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _obs_column(obs: pd.DataFrame, where: str, key: str, field: str) -> pd.Series:
+def _obs_column(obs: pd.DataFrame, where: str, key: str, field: str, missing_ok: bool = False) -> pd.Series:
+    """An obs column as strings with surrounding whitespace stripped; missing values are an error
+    unless ``missing_ok`` (then they stay NaN)."""
     if key not in obs:
         raise ContractError(
             f"{where}: obs has no column '{key}' (catalog field `keys.{field}`); available columns: "
             f"{', '.join(map(str, obs.columns)) or 'none'}; fix `keys.{field}` in the catalog"
         )
     column = obs[key]
-    if column.isna().any():
+    missing = column.isna()
+    if missing.any() and not missing_ok:
         raise ContractError(
-            f"{where}: obs['{key}'] (catalog field `keys.{field}`) has {int(column.isna().sum())} "
+            f"{where}: obs['{key}'] (catalog field `keys.{field}`) has {int(missing.sum())} "
             "missing values; fill or drop those cells"
         )
-    return column.astype(str)
+    return column.astype(str).str.strip().where(~missing)
 
 
 def _matrix(raw: ad.AnnData, where: str, layer: str | None) -> sparse.csr_matrix:
@@ -47,21 +53,38 @@ def _matrix(raw: ad.AnnData, where: str, layer: str | None) -> sparse.csr_matrix
         matrix = raw.layers[layer]
     else:
         raise ContractError(_NO_LAYER.format(where=where, layer=layer, layers=", ".join(raw.layers.keys()) or "none"))
-    return _as_counts(matrix)
+    return _as_counts(matrix, where)
 
 
 _NO_RAW = "{where}: `keys.counts_layer: raw` but the file has no .raw with the same genes as X; name a layer instead"
 _NO_LAYER = "{where}: layer '{layer}' (catalog field `keys.counts_layer`) is missing; available layers: {layers}"
 
 
-def _as_counts(matrix) -> sparse.csr_matrix:
-    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+def _as_counts(matrix, where: str) -> sparse.csr_matrix:
+    """The matrix as float32 CSR; values beyond float32's range are an overflow error, not silent infinities."""
+    matrix = sparse.csr_matrix(matrix)
+    if matrix.dtype.kind == "f" and matrix.dtype.itemsize > 4:
+        finite = np.abs(matrix.data[np.isfinite(matrix.data)])
+        too_large = finite > FLOAT32_MAX
+        if too_large.any():
+            raise ContractError(
+                f"{where}: {int(too_large.sum())} values are too large for float32 (largest {finite.max():.3g}; "
+                f"float32 holds up to {FLOAT32_MAX:.3g}): they would overflow to infinity; check the input's values"
+            )
+    matrix = matrix.astype(np.float32, copy=False)
     matrix.sum_duplicates()
     return matrix
 
 
 def _checked(matrix: sparse.csr_matrix, entry: dict, where: str) -> sparse.csr_matrix:
-    """Round to counts when the catalog says so (recorded), then reject non-integer or non-finite values."""
+    """Reject non-finite values, round to counts when the catalog says so (recorded), then reject non-integers."""
+    finite = np.isfinite(matrix.data)
+    if not finite.all():
+        n_nan = int(np.isnan(matrix.data).sum())
+        raise ContractError(
+            f"{where}: the expression matrix holds {n_nan} NaN and {int((~finite).sum()) - n_nan} infinite values; "
+            "clean the input (drop or fill those entries)"
+        )
     if entry.get("round_to_counts"):  # explicit and recorded (uns['dataset']['rounded_to_counts'])
         matrix.data = np.round(matrix.data)
         matrix.eliminate_zeros()
@@ -71,8 +94,6 @@ def _checked(matrix: sparse.csr_matrix, entry: dict, where: str) -> sparse.csr_m
             "`keys.counts_layer` at the raw counts, or set `counts: false` (models that need counts "
             "will then be not applicable)"
         )
-    if not np.all(np.isfinite(matrix.data)):
-        raise ContractError(f"{where}: the expression matrix holds NaN or infinite values; clean the input")
     return matrix
 
 
@@ -95,11 +116,17 @@ def _contract_obs(raw_obs: pd.DataFrame, entry: dict, where: str) -> pd.DataFram
     obs = pd.DataFrame(index=raw_obs.index.astype(str))
     batch_key = keys.get("batch")
     obs["batch"] = _obs_column(raw_obs, where, batch_key, "batch").to_numpy() if batch_key else SINGLE_BATCH
-    label_key = keys.get("label")
-    obs["cell_type"] = _obs_column(raw_obs, where, label_key, "label").to_numpy() if label_key else UNLABELLED
+    obs["cell_type"] = _labels(raw_obs, entry, where)
+    labelled = obs["cell_type"].to_numpy() != UNLABELLED
     ontology_key = keys.get("ontology_id")
     if ontology_key:
-        obs["cell_type_ontology_term_id"] = _obs_column(raw_obs, where, ontology_key, "ontology_id").to_numpy()
+        ids = _obs_column(raw_obs, where, ontology_key, "ontology_id", missing_ok=True)
+        if (ids.isna().to_numpy() & labelled).any():
+            raise ContractError(
+                f"{where}: obs['{ontology_key}'] (catalog field `keys.ontology_id`) has "
+                f"{int((ids.isna().to_numpy() & labelled).sum())} missing values in labelled cells; fill them"
+            )
+        obs["cell_type_ontology_term_id"] = np.where(labelled, ids.to_numpy(), UNLABELLED)
     elif entry.get("label_ontology_ids"):
         obs["cell_type_ontology_term_id"] = _ontology_ids_from_labels(
             obs["cell_type"], entry["label_ontology_ids"], where
@@ -107,21 +134,49 @@ def _contract_obs(raw_obs: pd.DataFrame, entry: dict, where: str) -> pd.DataFram
     return pd.concat([obs, _task_columns(raw_obs, entry, where)], axis=1).astype("category")
 
 
+def _labels(raw_obs: pd.DataFrame, entry: dict, where: str) -> np.ndarray:
+    """Cell-type labels, stripped; missing and placeholder values (:data:`PLACEHOLDER_LABELS`) become
+    :data:`UNLABELLED` unless the catalog's ``keep_placeholder_labels`` names them as real classes."""
+    key = entry.get("keys", {}).get("label")
+    if not key:
+        return np.full(len(raw_obs), UNLABELLED, dtype=object)
+    kept = [str(v).strip() for v in entry.get("keep_placeholder_labels", [])]
+    if any(v.lower() in (UNLABELLED, "unlabeled") for v in kept):
+        raise ContractError(
+            f"{where}: catalog field `keep_placeholder_labels` cannot keep '{UNLABELLED}': it marks cells without "
+            f"a label; rename that class with `derive_obs` (replace) and label from the new column"
+        )
+    values = _obs_column(raw_obs, where, key, "label", missing_ok=True)
+    placeholder = values.isna() | (values.str.lower().isin(PLACEHOLDER_LABELS) & ~values.isin(kept))
+    return values.where(~placeholder, UNLABELLED).to_numpy(dtype=object)
+
+
 def _contract_var(raw_var: pd.DataFrame, entry: dict, where: str) -> tuple[np.ndarray | None, pd.DataFrame]:
     """The genes kept (a mask, None for all) and the contract's var for them."""
     keys = entry.get("keys", {})
     symbol_key = keys.get("gene_symbol")
-    symbols = _var_column(raw_var, where, symbol_key, "gene_symbol") if symbol_key else raw_var.index.astype(str)
+    symbols = _var_column(raw_var, where, symbol_key, "gene_symbol") if symbol_key else _stripped(raw_var.index)
     genes = None
-    if entry.get("duplicate_genes") == "keep_first":  # drop empty symbols and repeats after the first
-        genes = np.asarray(~pd.Index(symbols).duplicated() & (pd.Index(symbols) != ""))
+    if entry.get("duplicate_genes") == "keep_first":  # drop empty symbols and repeats (ignoring case) after the first
+        genes = np.asarray(~symbols.str.upper().duplicated() & (symbols != ""))
         raw_var, symbols = raw_var[genes], symbols[genes]
-    duplicated = pd.Index(symbols)[pd.Index(symbols).duplicated()].unique()
+    fix = (
+        "deduplicate var_names in the file, set `keys.gene_symbol` to a column of unique symbols, or set "
+        "`duplicate_genes: keep_first` in the catalog entry (keeps the first column of each symbol, ignoring case)"
+    )
+    duplicated = symbols[symbols.duplicated()].unique()
     if len(duplicated):
         raise ContractError(
-            f"{where}: {len(duplicated)} gene symbols occur more than once (e.g. {', '.join(duplicated[:5])}); "
-            "deduplicate var_names in the file, set `keys.gene_symbol` to a column of unique symbols, or set "
-            "`duplicate_genes: keep_first` in the catalog entry"
+            f"{where}: {len(duplicated)} gene symbols occur more than once after stripping whitespace "
+            f"(e.g. {', '.join(duplicated[:5])}); {fix}"
+        )
+    upper = symbols.str.upper()
+    if upper.duplicated().any():
+        groups = pd.Series(symbols).groupby(upper.to_numpy()).agg(list)
+        pairs = ["/".join(g) for g in groups[groups.str.len() > 1]]
+        raise ContractError(
+            f"{where}: {len(pairs)} gene symbols differ only in case (e.g. {', '.join(pairs[:5])}): one gene written "
+            f"twice, and a vocabulary finds at most one spelling; {fix}"
         )
     var = pd.DataFrame(index=pd.Index(symbols, name=None))
     gene_id_key = keys.get("gene_id")
@@ -131,8 +186,9 @@ def _contract_var(raw_var: pd.DataFrame, entry: dict, where: str) -> tuple[np.nd
 
 
 def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
-    """The columns the cancer and drug tasks read: ``malignant`` (True/False), ``group`` (tumour,
-    patient or cell line: the unit folds never split) and ``drug_<name>`` (sensitive/resistant/unlabelled)."""
+    """The columns the cancer, drug and perturbation tasks read: ``malignant`` (True/False), ``group``
+    (tumour, patient or cell line: the unit folds never split), ``drug_<name>`` (sensitive/resistant/
+    unlabelled) and ``condition`` (control/perturbed/other)."""
     keys = entry.get("keys", {})
     columns = pd.DataFrame(index=raw.index.astype(str))
     if keys.get("malignant"):
@@ -143,6 +199,8 @@ def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
         columns["malignant"] = flag.isin(["true", "1"]).map({True: "True", False: "False"}).to_numpy()
     if keys.get("group"):
         columns["group"] = _obs_column(raw, where, keys["group"], "group").to_numpy()
+    if keys.get("condition"):
+        columns["condition"] = _perturbation_condition(raw, entry, where)
     prefix = entry.get("drug_response", {}).get("prefix")
     if prefix:
         drugs = [c for c in raw.columns if str(c).startswith(prefix)]
@@ -155,8 +213,22 @@ def _task_columns(raw: pd.DataFrame, entry: dict, where: str) -> pd.DataFrame:
     return columns
 
 
+def _perturbation_condition(raw: pd.DataFrame, entry: dict, where: str) -> np.ndarray:
+    """``keys.condition`` mapped to control / perturbed (the catalog's ``perturbation`` values) / other."""
+    values = _obs_column(raw, where, entry["keys"]["condition"], "condition")
+    declared = entry.get("perturbation", {})
+    for role in ("control", "perturbed"):
+        if str(declared.get(role)) not in set(values):
+            raise ContractError(
+                f"{where}: catalog field `perturbation.{role}` ({declared.get(role)!r}) is not a value of obs column "
+                f"'{entry['keys']['condition']}' (`keys.condition`); its values: {', '.join(sorted(set(values))[:10])}"
+            )
+    roles = {str(declared["control"]): "control", str(declared["perturbed"]): "perturbed"}
+    return values.map(lambda value: roles.get(value, "other")).to_numpy()
+
+
 def _select_cells(obs: pd.DataFrame, entry: dict, where: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Derived obs columns, then ``filter_obs`` (value lists), then ``obs_query`` (a pandas query).
+    """Derived obs columns, then ``filter_obs`` (value lists), then ``obs_query`` (see :mod:`benchmark.data.obs_query`).
 
     Returns the selected cells' obs (with the derived columns) and their positions in the input.
     """
@@ -177,13 +249,9 @@ def _select_cells(obs: pd.DataFrame, entry: dict, where: str) -> tuple[pd.DataFr
     query = entry.get("obs_query")
     if query:
         try:
-            selected = obs.query(query, engine="python").index
-        except Exception as error:  # pandas raises many types for a bad expression
-            raise ContractError(
-                f"{where}: catalog field `obs_query` ({query!r}) failed on obs ({type(error).__name__}: {error}); "
-                f"obs columns: {', '.join(map(str, obs.columns))}"
-            ) from error
-        keep = obs.index.isin(selected)
+            keep = obs_query.select(obs, query)
+        except (obs_query.QueryError, TypeError) as error:  # TypeError: e.g. '<' on an unordered category
+            raise ContractError(f"{where}: catalog field `obs_query` ({query!r}) refused: {error}") from error
         obs, cells = obs[keep], cells[keep]
     if len(obs) == 0:
         raise ContractError(f"{where}: no cells are left after `filter_obs`/`obs_query`; check those catalog fields")
@@ -191,22 +259,27 @@ def _select_cells(obs: pd.DataFrame, entry: dict, where: str) -> tuple[pd.DataFr
 
 
 def _ontology_ids_from_labels(labels: pd.Series, mapping: dict[str, str], where: str) -> np.ndarray:
-    unmapped = sorted(set(labels) - set(mapping))
+    unmapped = sorted(set(labels) - set(mapping) - {UNLABELLED})
     if unmapped:
         raise ContractError(f"{where}: catalog field `label_ontology_ids` has no CL id for labels {unmapped}; add them")
-    return labels.map(mapping).to_numpy()
+    return labels.map({**mapping, UNLABELLED: UNLABELLED}).to_numpy()
 
 
 def _var_column(var: pd.DataFrame, where: str, key: str, field: str) -> pd.Index:
     """A var column; ``_index`` names var_names itself (e.g. CELLxGENE's Ensembl ids)."""
     if key == "_index":
-        return pd.Index(var.index.astype(str))
+        return _stripped(var.index)
     if key not in var:
         raise ContractError(
             f"{where}: var has no column '{key}' (catalog field `keys.{field}`); available columns: "
             f"{', '.join(map(str, var.columns)) or 'none'}"
         )
-    return pd.Index(var[key].astype(str))
+    return _stripped(var[key])
+
+
+def _stripped(values: pd.Index | pd.Series) -> pd.Index:
+    """Gene symbols or ids as strings without surrounding whitespace."""
+    return pd.Index(pd.Index(values).astype(str).str.strip())
 
 
 def apply_qc(adata: ad.AnnData, min_genes: int, min_cells: int) -> ad.AnnData:
@@ -238,7 +311,7 @@ def _backed_rows(
         for start in range(0, raw.n_obs, chunk_cells):
             rows = cells[(cells >= start) & (cells < start + chunk_cells)] - start
             if len(rows):
-                yield _as_counts(matrix[start : min(start + chunk_cells, raw.n_obs)])[rows]
+                yield _as_counts(matrix[start : min(start + chunk_cells, raw.n_obs)], where)[rows]
 
 
 def standardize_backed(
@@ -313,7 +386,7 @@ def prepare_dataset(
         "sha256": checksum,
         "organism": entry.get("organism", "human"),
         "x_kind": "counts" if entry.get("counts", True) else "log_normalized",
-        "labelled": bool(entry.get("keys", {}).get("label")),
+        "labelled": bool(entry.get("keys", {}).get("label")) and bool((adata.obs["cell_type"] != UNLABELLED).any()),
         "rounded_to_counts": bool(entry.get("round_to_counts", False)),
         "description": entry.get("description", ""),
         "catalog_entry": json.dumps(entry, sort_keys=True),
@@ -329,11 +402,13 @@ def prepare_dataset(
 def summarize(adata: ad.AnnData) -> dict:
     """Numbers about a prepared dataset for the report."""
     info = dict(adata.uns["dataset"])
+    labelled = labelled_mask(adata)
     info.update(
         n_cells=int(adata.n_obs),
         n_genes=int(adata.n_vars),
         n_batches=int(adata.obs["batch"].nunique()),
-        n_cell_types=int(adata.obs["cell_type"].nunique()) if info["labelled"] else 0,
+        n_cell_types=int(adata.obs["cell_type"][labelled].nunique()),
+        n_unlabelled_cells=int((~labelled).sum()),  # left out of label metrics
         has_ontology_ids="cell_type_ontology_term_id" in adata.obs,
     )
     return info

@@ -3,55 +3,23 @@
 import hashlib
 import json
 import os
-import shutil
-import urllib.parse
-import urllib.request
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import anndata as ad
-import h5py
-import numpy as np
+import requests
 import scanpy as sc
-from tqdm import tqdm
 
+from benchmark.checksums import sha256_file, sha256_h5_matrix, sha256_matrix
 from benchmark.data import simulate
 from benchmark.data.simulate import simulate_immune, write_simulated_immune
+from benchmark.download import LIMITS, download
 from benchmark.errors import ConfigError
 from benchmark.io import atomic_write
 
 DATA_DIR_ENV = "SCFM_DATA_DIR"
 CACHE_DIR_ENV = "SCFM_CACHE_DIR"
 BACKED_MIN_CELLS = 100_000  # inputs with this many cells stay on disk (backed) and are prepared in chunks
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_matrix(matrix) -> str:
-    """Checksum of a (sparse) matrix's contents, for generated data that has no file."""
-    csr = matrix.tocsr() if hasattr(matrix, "tocsr") else np.asarray(matrix)
-    digest = hashlib.sha256()
-    for part in (csr.data, csr.indices, csr.indptr) if hasattr(csr, "indptr") else (csr,):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    return digest.hexdigest()
-
-
-def sha256_h5_matrix(path: Path, key: str = "X") -> str:
-    """:func:`sha256_matrix` of a CSR matrix stored in an .h5ad, read a block at a time."""
-    digest = hashlib.sha256()
-    with h5py.File(path, "r") as handle:
-        for part in ("data", "indices", "indptr"):
-            dataset = handle[key][part]
-            for start in range(0, len(dataset), 1 << 24):
-                digest.update(np.ascontiguousarray(dataset[start : start + (1 << 24)]).tobytes())
-    return digest.hexdigest()
 
 
 def _pbmc68k_reduced() -> ad.AnnData:
@@ -92,74 +60,26 @@ def resolve_path(dataset_id: str, path: str, data_dir: Path | None) -> Path:
             f"dataset '{dataset_id}': file {candidate} does not exist; check `path` in the catalog "
             f"and the data directory ({data_dir})"
         )
+    if candidate.is_dir():
+        inside = sorted(p.name for p in candidate.glob("*.h5ad"))
+        raise ConfigError(
+            f"dataset '{dataset_id}': `path` {candidate} is a folder, not a file; point `path` at the .h5ad "
+            f"file ({'in it: ' + ', '.join(inside[:5]) if inside else 'it holds no .h5ad'})"
+        )
     return candidate
 
 
 CELLXGENE_API = "https://api.cellxgene.cziscience.com"
 
 
-def _fetch(url: str, target: Path) -> None:
-    """Stream ``url`` into ``target`` (through a ``.part`` file, so a broken download leaves nothing)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                bar.update(len(block))
-    shutil.move(partial, target)
-
-
-def download(url: str, sha256: str | None, cache_dir: Path) -> tuple[Path, str]:
-    """Download ``url`` once into ``cache_dir`` and return the file with its sha256.
-
-    With ``sha256`` the file is verified before it is ever used. Without it (publishers that give
-    none), the first download's sha256 is recorded next to the file and a warning says how to pin
-    it; every later use is verified against that record, so a changed file never slips in silently.
-    """
-    name = Path(urllib.parse.urlsplit(url).path).name or "download"
-    if sha256:
-        target = cache_dir / sha256 / name
-        if target.exists() and sha256_file(target) == sha256:
-            return target, sha256
-    else:
-        target = cache_dir / "unpinned" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
-        record = target.with_name(target.name + ".sha256")
-        if target.exists() and record.exists():
-            recorded = record.read_text().strip()
-            actual = sha256_file(target)
-            if actual != recorded:
-                raise ConfigError(
-                    f"download {url}: the cached file {target} has sha256 {actual} but {recorded} was recorded "
-                    "when it was downloaded; delete the file to download it again"
-                )
-            return target, recorded
-    _fetch(url, target)
-    actual = sha256_file(target)
-    if sha256 and actual != sha256:
-        target.unlink()
-        raise ConfigError(
-            f"download {url}: sha256 is {actual} but the catalog expects {sha256}; "
-            "the file changed or is corrupt: check the URL and update `sha256` only if you trust the new file"
-        )
-    if not sha256:
-        target.with_name(target.name + ".sha256").write_text(actual + "\n")
-        warnings.warn(
-            f"download {url}: the catalog gives no sha256; recorded {actual} on this first download. "
-            f"Add `sha256: {actual}` to the catalog entry to pin the file",
-            stacklevel=2,
-        )
-    return target, actual
-
-
 def cellxgene_asset_url(collection_id: str, dataset_id: str, api: str = CELLXGENE_API) -> str:
     """The current .h5ad asset of a CELLxGENE Discover dataset (curation API, no account needed)."""
     url = f"{api.rstrip('/')}/curation/v1/collections/{collection_id}/datasets/{dataset_id}"
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            record = json.load(response)
-    except (OSError, ValueError) as error:
+        response = requests.get(url, timeout=(LIMITS.connect_s, LIMITS.read_s))
+        response.raise_for_status()
+        record = response.json()
+    except (requests.exceptions.RequestException, ValueError) as error:
         raise ConfigError(
             f"CELLxGENE dataset {dataset_id} (collection {collection_id}): cannot read {url} ({error}); "
             "check `cellxgene.collection_id` / `cellxgene.dataset_id` in the catalog, or download the .h5ad "
@@ -169,6 +89,11 @@ def cellxgene_asset_url(collection_id: str, dataset_id: str, api: str = CELLXGEN
     if not assets:
         raise ConfigError(f"CELLxGENE dataset {dataset_id}: {url} lists no H5AD asset")
     return assets[0]
+
+
+def _opens_as_h5ad(path: Path) -> None:
+    """Raise unless ``path`` opens as an AnnData file (a truncated HDF5 file fails here)."""
+    ad.read_h5ad(path, backed="r").file.close()
 
 
 def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: Path) -> tuple[ad.AnnData, str, str]:
@@ -192,10 +117,13 @@ def load_source(dataset_id: str, entry: dict, data_dir: Path | None, cache_dir: 
         return read_h5ad_checked(dataset_id, path), checksum, str(path)
     if source == "cellxgene":
         spec = entry["cellxgene"]
-        url = cellxgene_asset_url(spec["collection_id"], spec["dataset_id"], spec.get("api", CELLXGENE_API))
+        try:
+            url = cellxgene_asset_url(spec["collection_id"], spec["dataset_id"], spec.get("api", CELLXGENE_API))
+        except ConfigError as error:
+            raise ConfigError(f"dataset '{dataset_id}': {error}") from error
     else:
         url = entry["url"]
-    path, checksum = download(url, entry.get("sha256"), cache_dir)
+    path, checksum = download(url, entry.get("sha256"), cache_dir, f"dataset '{dataset_id}'", check=_opens_as_h5ad)
     return read_h5ad_checked(dataset_id, path), checksum, url
 
 

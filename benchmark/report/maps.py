@@ -1,4 +1,7 @@
-"""2-D maps of embeddings (UMAP), coloured by cell type and by batch, as small embedded PNGs."""
+"""2-D maps of embeddings (UMAP), coloured by cell type and by batch, as small embedded PNGs.
+
+Points are drawn in a seeded random order: drawn in data order, the cells of the last batch or type
+would cover identical points of the others and hide them."""
 
 import base64
 import io
@@ -12,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from benchmark.errors import ContractError  # noqa: E402
 from benchmark.runner import read_embedding  # noqa: E402
 
 MAX_CELLS = 5000
@@ -34,9 +38,10 @@ def _palette(categories: list[str]) -> dict[str, tuple]:
     return {c: colours[i % len(colours)] for i, c in enumerate(categories)}
 
 
-def _png(coordinates: np.ndarray, values: np.ndarray, palette: dict[str, tuple]) -> str:
+def _png(coordinates: np.ndarray, values: np.ndarray, palette: dict[str, tuple], order: np.ndarray) -> str:
     figure, axis = plt.subplots(figsize=(2.4, 2.4), dpi=72)
-    axis.scatter(coordinates[:, 0], coordinates[:, 1], s=2, c=[palette[v] for v in values], linewidths=0)
+    shown = coordinates[order]
+    axis.scatter(shown[:, 0], shown[:, 1], s=2, c=[palette[v] for v in values[order]], linewidths=0)
     axis.set_xticks([])
     axis.set_yticks([])
     figure.tight_layout(pad=0.1)
@@ -53,13 +58,17 @@ def embedding_maps(dataset: ad.AnnData, embeddings: dict[str, str], seed: int) -
     obs = dataset.obs.iloc[cells]
     colour_by = {"cell type": obs["cell_type"].astype(str).to_numpy(), "batch": obs["batch"].astype(str).to_numpy()}
     palettes = {key: _palette(sorted(pd.unique(values))) for key, values in colour_by.items()}
+    order = rng.permutation(len(cells))  # the drawing order, the same for every map
     maps = {}
     for model, path in embeddings.items():
-        X, status, _ = read_embedding(path, dataset)
+        try:
+            X, status, _ = read_embedding(path, dataset)
+        except ContractError:  # e.g. a plugin's cells in another order: its evaluation reports it as failed
+            continue
         if X is None:
             continue
         coordinates = umap_coordinates(X[cells], seed)
-        maps[model] = {key: _png(coordinates, values, palettes[key]) for key, values in colour_by.items()}
+        maps[model] = {key: _png(coordinates, values, palettes[key], order) for key, values in colour_by.items()}
     legend = {
         key: {c: matplotlib.colors.to_hex(rgb) for c, rgb in palette.items()} for key, palette in palettes.items()
     }

@@ -21,7 +21,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmark.data.contract import label_problem
+from benchmark.data.contract import label_problem, labelled_mask
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
@@ -73,14 +73,15 @@ class AnnotationInput:
     def mean_over_splits(self, probe: str, score) -> float:
         return float(np.mean([score(true, predicted) for true, predicted in self.predictions(probe)]))
 
-    def lcad_score(self, true: np.ndarray, predicted: np.ndarray) -> float:
+    def lcad_score(self, true: np.ndarray, predicted: np.ndarray, drop_zero: bool | None = None) -> float:
         if np.all(true == predicted):
             return 0.0
         to_term = np.vectorize(self.term_of_label.get)
-        return self.lcad.mean(to_term(true), to_term(predicted))
+        return self.lcad.mean(to_term(true), to_term(predicted), drop_zero)
 
     def lcad_per_cell(self, true: np.ndarray, predicted: np.ndarray) -> float:
-        return float(np.mean(true != predicted)) * self.lcad_score(true, predicted)
+        """Over all test cells, correct ones 0: never drops zeros (``lcad_drop_zero`` is about LCAD's mean)."""
+        return float(np.mean(true != predicted)) * self.lcad_score(true, predicted, drop_zero=False)
 
 
 def _probe_metrics(probe: str) -> list[Metric]:
@@ -170,7 +171,7 @@ def make_splits(
 class AnnotationCells:
     """The cells the annotation task (and fine-tuning) uses, and the folds over them."""
 
-    keep: np.ndarray  # mask over the dataset's cells: types with >= min_cells_per_type cells
+    keep: np.ndarray  # mask over the dataset's cells: labelled, of types with >= min_cells_per_type cells
     labels: np.ndarray  # labels of the kept cells
     splits: list[tuple[np.ndarray, np.ndarray]]  # indices into the kept cells
     problems: dict[str, str]
@@ -178,12 +179,14 @@ class AnnotationCells:
 
 
 def annotation_cells(dataset, config: dict, seed: int, ontology_problem: str = "") -> AnnotationCells:
-    """Seeded stratified splits over the cell types with enough cells; identical for every model."""
+    """Seeded stratified splits over the labelled cells of the types with enough cells; identical for
+    every model. Unlabelled cells are neither trained nor tested on."""
     labels = dataset.obs["cell_type"].astype(str).to_numpy()
-    counts = pd.Series(labels).value_counts()
+    labelled = labelled_mask(dataset)
+    counts = pd.Series(labels[labelled]).value_counts()
     min_cells = int(config.get("min_cells_per_type", 10))
     kept_types = counts.index[counts >= min_cells]
-    keep = np.isin(labels, kept_types)
+    keep = labelled & np.isin(labels, kept_types)
     problems = {"labels": label_problem(dataset), "ontology": ontology_problem}
     if not problems["labels"] and len(kept_types) < 2:
         problems["labels"] = f"fewer than 2 cell types have >= {min_cells} cells"

@@ -8,25 +8,30 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from benchmark.data.contract import read_dataset
+from benchmark.data.contract import is_labelled, read_dataset
 from benchmark.ontology import load_view
 from benchmark.runner import read_embedding
 from benchmark.tasks.annotation import annotation_metrics, evaluate_annotation, evaluate_finetuned, finetune_metrics
 from benchmark.tasks.cancer import cancer_metrics, evaluate_cancer
 from benchmark.tasks.context import TaskContext
+from benchmark.tasks.degenerate import degenerate_reason
 from benchmark.tasks.drug import drug_metrics, evaluate_drug
 from benchmark.tasks.gene_function import evaluate_gene_function, gene_function_metrics
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
+from benchmark.tasks.perturbation import evaluate_perturbation, perturbation_metrics
 from metrics.base import Metric
 
-SCORE_COLUMNS = ["dataset", "task", "model", "seed", "metric", "value", "status", "message", "seconds"]
+SCORE_COLUMNS = ["dataset", "task", "model", "seed", "metric", "value", "status", "message", "seconds", "degenerate"]
+CELL_EMBEDDING_TASKS = ("integration", "annotation", "cancer", "drug", "perturbation")  # X_emb: degeneracy checked
 
 TASKS: dict[str, tuple[Callable[[TaskContext], list[dict]], Callable[[dict], list[Metric]]]] = {
     "integration": (evaluate_integration, integration_metrics),
     "annotation": (evaluate_annotation, annotation_metrics),
     "cancer": (evaluate_cancer, cancer_metrics),
     "drug": (evaluate_drug, drug_metrics),
+    "perturbation": (evaluate_perturbation, perturbation_metrics),
 }
+NEEDS_EXPRESSION = {"perturbation"}  # tasks that read the (log-normalised) counts, not only obs and obsm
 METRICS: dict[str, Callable[[dict], list[Metric]]] = {
     **{task: metrics for task, (_, metrics) in TASKS.items()},
     "gene_function": gene_function_metrics,
@@ -50,9 +55,11 @@ def evaluate(
     ``seed`` is the replicate seed written into the rows; ``task_seed`` drives folds and subsamples and
     is the same for every model of a (dataset, task), so that models see identical splits. For
     ``finetune``, ``embedding_path`` is the fine-tune step's predictions; for ``gene_function``, the
-    embedding's ``varm["gene_emb"]`` is scored with the label files in ``resources``.
+    embedding's ``varm["gene_emb"]`` is scored with the label files in ``resources``. A cell embedding
+    is first checked (``benchmark.tasks.degenerate``): the reason it is degenerate, if any, goes into
+    the ``degenerate`` column of every row (scoring then leaves it out of the ranking).
     """
-    dataset = read_dataset(str(dataset_path), x=False)  # tasks read obs, obsm and var_names, never the counts
+    dataset = read_dataset(str(dataset_path), x=task in NEEDS_EXPRESSION)  # others read obs, obsm and var_names
     if task == "finetune":
         X, status, message = read_predictions(embedding_path)
     else:
@@ -68,16 +75,25 @@ def evaluate(
             read_gene_embedding(embedding_path), list(dataset.var_names), task_config, resources or {}, task_seed
         )
     else:
-        ontology = load_view(*ontology_paths, task_config.get("lcad_method", "closest")) if ontology_paths else None
+        lcad = task_config.get("lcad_method", "lowest"), bool(task_config.get("lcad_drop_zero", False))
+        ontology = load_view(*ontology_paths, *lcad) if ontology_paths else None
         ctx = TaskContext(dataset, X if task != "finetune" else np.zeros((dataset.n_obs, 0)), task_config, task_seed,
                           ontology)  # fmt: skip
         rows = evaluate_finetuned(ctx, X) if task == "finetune" else TASKS[task][0](ctx)
         details = ctx.details
     frame = pd.DataFrame(rows)
+    checked = X is not None and task in CELL_EMBEDDING_TASKS
+    frame["degenerate"] = check_embedding(X, dataset, task_seed) if checked else ""
     for column, value in (("seed", seed), ("model", model), ("task", task), ("dataset", dataset.uns["dataset"]["id"])):
         frame.insert(0, column, value)
     detail = pd.concat(details, ignore_index=True) if details else pd.DataFrame({"note": ["no details"]})
     return frame[SCORE_COLUMNS], detail
+
+
+def check_embedding(X: np.ndarray, dataset: ad.AnnData, seed: int) -> str:
+    """The embedding's degeneracy reason ('' when it passes), with the labels when the dataset has them."""
+    labels = dataset.obs["cell_type"].to_numpy() if is_labelled(dataset) else None
+    return degenerate_reason(X, labels, seed)
 
 
 def read_gene_embedding(path: str | Path) -> pd.DataFrame | None:

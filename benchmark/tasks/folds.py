@@ -1,8 +1,9 @@
-"""Group-aware folds (a tumour, patient or cell line is never on both sides) and out-of-fold probes."""
+"""Folds (group-aware: a tumour, patient or cell line is never on both sides; or stratified over cells)
+and out-of-fold probes."""
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -10,6 +11,12 @@ from sklearn.preprocessing import StandardScaler
 def leave_one_group_out(groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """One fold per group: train on the others, test on it."""
     return list(LeaveOneGroupOut().split(np.zeros(len(groups)), groups=groups))
+
+
+def stratified_folds(y: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded stratified folds over cells (each fold keeps the class balance); the same for every model."""
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))
 
 
 def binary_probe(seed: int):

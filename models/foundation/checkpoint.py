@@ -1,11 +1,11 @@
 """In-repo checkpoints: config.json + vocab.json + model.pt, with sha256 checked before every load."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
+from benchmark.checksums import sha256_file
 from benchmark.errors import ContractError
 from benchmark.io import atomic_write, write_json
 from models.foundation.architectures import FoundationModel
@@ -16,17 +16,13 @@ from models.foundation.vocabulary import Vocabulary
 FILES = ("config.json", "vocab.json", "model.pt")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_checkpoint(directory: str | Path, model: FoundationModel, tokenizer: Tokenizer, config: dict) -> None:
     """Write the model, its tokenizer and config, then a manifest of sha256 sums (written last)."""
     directory = Path(directory)
     write_json({**config, "tokenizer": tokenizer.settings()}, directory / "config.json")
     write_json(tokenizer.vocabulary.to_dict(), directory / "vocab.json")
     atomic_write(directory / "model.pt", lambda tmp: torch.save(model.state_dict(), tmp))
-    write_json({name: sha256(directory / name) for name in FILES}, directory / "manifest.json")
+    write_json({name: sha256_file(directory / name) for name in FILES}, directory / "manifest.json")
 
 
 def load_checkpoint(directory: str | Path, device: str = "cpu") -> tuple[FoundationModel, Tokenizer, dict]:
@@ -39,7 +35,7 @@ def load_checkpoint(directory: str | Path, device: str = "cpu") -> tuple[Foundat
         )
     manifest = json.loads(manifest_path.read_text())
     for name in FILES:
-        actual = sha256(directory / name) if (directory / name).exists() else "missing"
+        actual = sha256_file(directory / name) if (directory / name).exists() else "missing"
         if actual != manifest.get(name):
             raise ContractError(
                 f"checkpoint {directory}: {name} has sha256 {actual} but the manifest records {manifest.get(name)}; "

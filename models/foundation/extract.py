@@ -77,6 +77,11 @@ def embed_cells(
     return out
 
 
+def cell_stream(seed: int, cell: int) -> np.random.Generator:
+    """The random stream of one cell, seeded by (seed, the cell's index in the whole dataset)."""
+    return np.random.default_rng([seed, cell])
+
+
 def tokenize_cells(tokenizer: Tokenizer, adata: ad.AnnData, gene_map: GeneMap, rows: np.ndarray, seed: int,
                    offset: int = 0) -> list[CellTokens]:  # fmt: skip
     """Tokens of ``adata``'s cells ``rows``; cell i draws from a random stream seeded by (seed, offset + i)."""
@@ -88,7 +93,7 @@ def tokenize_cells(tokenizer: Tokenizer, adata: ad.AnnData, gene_map: GeneMap, r
     for i, cell in enumerate(rows):
         full = np.zeros(len(vocabulary.genes))
         full[gene_slot] = counts[i]
-        cells.append(tokenizer.cell(full, totals[i], np.random.default_rng([seed, offset + int(cell)])))
+        cells.append(tokenizer.cell(full, totals[i], cell_stream(seed, offset + int(cell))))
     return cells
 
 

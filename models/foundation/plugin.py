@@ -1,5 +1,6 @@
 """The base class of the in-repo scFM plugins: pretrain on a corpus, embed from a checkpoint."""
 
+import json
 from pathlib import Path
 
 import anndata as ad
@@ -65,6 +66,7 @@ class FoundationPlugin(Model):
         published, gene_map, extraction = self._setup(adata)
         own = "initialised in this run (no pretraining)" if self.params.get("random_init") else "pretrained in this run"
         self.notes["checkpoint"] = self.checkpoint if isinstance(self.checkpoint, dict) else own
+        self.notes["origin"] = checkpoint_origin(self.checkpoint, self.family)
         return embed_cells(
             published.model, published.tokenizer, adata, gene_map, str(extraction["pooling"]),
             int(extraction["layer"]), int(self.params["embed_batch_size"]), self.seed, self.device,
@@ -90,6 +92,32 @@ class FoundationPlugin(Model):
     def gene_embeddings(self) -> tuple[list[str], np.ndarray]:
         published = self._load()
         return gene_embeddings(published.model, published.tokenizer)
+
+
+BERT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+WEIGHT_FILES = {"geneformer": BERT_WEIGHTS, "langcell": BERT_WEIGHTS, "sccello": BERT_WEIGHTS,
+                "scgpt": ("best_model.pt",), "scfoundation": ("models.ckpt",),
+                "uce": ("4layer_model.torch", "33l_8ep_1024t_1280.torch")}  # fmt: skip
+
+
+def checkpoint_origin(checkpoint: str | Path | dict, family: str) -> dict:
+    """How the model was obtained, for the report: a published checkpoint (its name and the sha256 of its
+    weights) or our own pretraining (corpus cells, steps and minutes from the checkpoint's config.json)."""
+    if isinstance(checkpoint, dict):
+        from benchmark.data.sources import sha256_file
+        from models.foundation.published.files import CheckpointFiles
+
+        name = checkpoint.get("name") or Path(str(checkpoint.get("path") or "")).name or checkpoint["format"]
+        entry = (checkpoint.get("files") or {}).get("weights")
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        if digest is None:
+            files = CheckpointFiles(checkpoint, checkpoint.get("model", family))
+            digest = sha256_file(files.find("weights", WEIGHT_FILES.get(checkpoint["format"], ())))
+        return {"source": "published", "name": name, "format": checkpoint["format"], "sha256": digest}
+    summary = json.loads((Path(checkpoint) / "config.json").read_text())
+    seconds = summary.get("seconds")
+    return {"source": "in-repo", "corpus_cells": summary.get("corpus_cells"), "steps": summary.get("steps"),
+            "minutes": None if seconds is None else round(float(seconds) / 60, 2)}  # fmt: skip
 
 
 def dataset_gene_ids(adata: ad.AnnData, gene_key: str) -> list[str]:

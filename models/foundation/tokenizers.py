@@ -1,11 +1,14 @@
 """The tokenizers: a cell's counts -> token ids, gene positions and values.
 
 - ``RankValueTokenizer`` (Geneformer): genes ranked by counts / total · 1e4 / gene median, descending.
-- ``BinnedValueTokenizer`` (scGPT): non-zero genes with per-cell quantile bins of their values.
+- ``BinnedValueTokenizer`` (scGPT): non-zero genes with per-cell quantile bins of their values (binned over
+  all expressed genes, then sampled down to the context, as ``scgpt.tasks.embed_data`` does).
 - ``ScBertTokenizer`` (scBERT): every panel gene, token = floor(log2(1 + counts / total · 1e4)) capped.
-- ``CellSentenceTokenizer`` (UCE, published checkpoints): sampled genes grouped by chromosome.
+- ``CellSentenceTokenizer`` (UCE, published checkpoints): sampled genes grouped by chromosome, drawn with
+  UCE's own float32 weights.
 - ``ContinuousValueTokenizer`` (scFoundation): non-zero genes with log1p(counts / total · 1e4) values
-  plus two read-depth tokens, T (target) and S (source), holding log10 total counts.
+  plus two read-depth tokens, T (target) and S (source), holding log10 total counts (the published model
+  counts the total over its gene panel only).
 All take one cell's raw counts over the vocabulary's genes (a dense float vector in vocabulary gene
 order, zeros where the dataset lacks a gene) and its total count over all genes.
 """
@@ -123,7 +126,8 @@ def quantile_bins(values: np.ndarray, n_bins: int, rng: np.random.Generator) -> 
 
 
 class BinnedValueTokenizer(Tokenizer):
-    """scGPT: <cls> + the non-zero genes (at most ``context`` - 1, sampled at random) with binned values."""
+    """scGPT: <cls> + the non-zero genes with binned values. The bins come from all of the cell's non-zero
+    genes; then, when there are more than ``context`` - 1, that many are sampled (``embed_data``'s order)."""
 
     kind = "binned_value"
     pad_value = -2.0
@@ -135,9 +139,10 @@ class BinnedValueTokenizer(Tokenizer):
 
     def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
         expressed = np.flatnonzero(counts > 0)
-        if len(expressed) > self.context - 1:
-            expressed = np.sort(rng.choice(expressed, size=self.context - 1, replace=False))
         bins = quantile_bins(counts[expressed], self.n_bins, rng) if len(expressed) else np.zeros(0, dtype=np.int64)
+        if len(expressed) > self.context - 1:
+            kept = np.sort(rng.choice(len(expressed), size=self.context - 1, replace=False))
+            expressed, bins = expressed[kept], bins[kept]
         ids = np.concatenate([[self.vocabulary.specials["<cls>"]], self.gene_ids[expressed]])
         values = np.concatenate([[self.pad_value], bins]).astype(np.float32)
         special = np.zeros(len(ids), dtype=bool)
@@ -187,15 +192,19 @@ class ScBertTokenizer(Tokenizer):
 class ContinuousValueTokenizer(Tokenizer):
     """scFoundation: non-zero genes (panel positions) with log1p-normalised values, then T and S.
 
-    S = log10(total counts) of the cell as given; T = log10 of the target depth: the same total
-    (``target="same"``), or a fixed value (``target=4.0``, scFoundation's default 't4').
+    S = log10(total counts) of the cell; T = log10 of the target depth: the same total
+    (``target="same"``), or a fixed value (``target=4.0``, scFoundation's default 't4'). The total is the
+    one given (all of the dataset's genes), or with ``panel_total`` the sum over the vocabulary's genes:
+    ``get_embedding.py`` first cuts the data to its 19,264-gene panel, then sums.
     """
 
     kind = "continuous_value"
 
-    def __init__(self, vocabulary: Vocabulary, context: int, target: float | str = "same") -> None:
+    def __init__(self, vocabulary: Vocabulary, context: int, target: float | str = "same",
+                 panel_total: bool = False) -> None:  # fmt: skip
         super().__init__(vocabulary, context)
         self.target = target
+        self.panel_total = panel_total
 
     @property
     def pad_gene(self) -> int:
@@ -204,6 +213,8 @@ class ContinuousValueTokenizer(Tokenizer):
     def cell(
         self, counts: np.ndarray, total: float, rng: np.random.Generator, target_total: float | None = None
     ) -> CellTokens:
+        if self.panel_total:
+            total = float(counts.sum())
         expressed = np.flatnonzero(counts > 0)[: self.context - 2]
         values = np.log1p(counts[expressed] * (1e4 / max(total, 1.0)))
         source = np.log10(max(total, 1.0))
@@ -220,7 +231,16 @@ class ContinuousValueTokenizer(Tokenizer):
         return CellTokens(ids, genes, all_values, special)
 
     def settings(self) -> dict:
-        return {**super().settings(), "target": self.target}
+        return {**super().settings(), "target": self.target, "panel_total": self.panel_total}
+
+
+def uce_weights(counts: np.ndarray) -> np.ndarray:
+    """UCE's sampling probabilities, bit for bit: log1p of the int64 counts in float32 torch, divided by
+    their torch sum, then by their sequential float32 sum (``weights / sum(weights)`` in ``eval_data.py``).
+    The float64 equivalent moves single draws of the sampler."""
+    weights = torch.log1p(torch.from_numpy(counts.astype(np.int64)))
+    weights = (weights / torch.sum(weights)).numpy()
+    return weights / np.cumsum(weights)[-1]  # cumsum adds in order, like Python's sum
 
 
 class CellSentenceTokenizer(Tokenizer):
@@ -240,10 +260,9 @@ class CellSentenceTokenizer(Tokenizer):
 
     def cell(self, counts: np.ndarray, total: float, rng: np.random.Generator) -> CellTokens:
         cls, right = self.vocabulary.specials["<cls>"], self.vocabulary.specials["<chrom_right>"]
-        weights = np.log1p(counts)
         tokens, special = [cls], [True]
-        if weights.sum() > 0:
-            choice = rng.choice(len(counts), size=self.sample_size, p=weights / weights.sum(), replace=True)
+        if counts.sum() > 0:
+            choice = rng.choice(len(counts), size=self.sample_size, p=uce_weights(counts), replace=True)
             choice = choice[np.argsort(self.chromosomes[choice], kind="stable")]
             chromosomes = self.chromosomes[choice]
             order = np.unique(chromosomes)
@@ -268,5 +287,6 @@ def tokenizer_from_settings(vocabulary: Vocabulary, settings: dict) -> Tokenizer
     if kind == ScBertTokenizer.kind:
         return ScBertTokenizer(vocabulary, settings["bin_num"])
     if kind == ContinuousValueTokenizer.kind:
-        return ContinuousValueTokenizer(vocabulary, settings["context"], settings["target"])
+        return ContinuousValueTokenizer(vocabulary, settings["context"], settings["target"],
+                                        settings.get("panel_total", False))  # fmt: skip
     raise ValueError(f"unknown tokenizer kind {kind!r}")

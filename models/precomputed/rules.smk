@@ -9,8 +9,11 @@ rule embed_precomputed:
         embedding="results/embed/{dataset}/precomputed/seed{seed}.h5ad",
         run_info="results/embed/{dataset}/precomputed/seed{seed}.json",
     params:
-        source=lambda wildcards: CONFIG["precomputed"].get(wildcards.dataset),
-        data_dir=CONFIG["data_dir"],
+        source=precomputed_source,  # the settings and the file's content hash
+        code=code_of_model("precomputed"),
+    resources:
+        attempt=attempt_number,
+        runtime=lambda wildcards, attempt: SPECS["precomputed"].resources["runtime"] * attempt,
     log:
         "results/logs/embed/{dataset}/precomputed/seed{seed}.log",
     benchmark:

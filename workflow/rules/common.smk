@@ -1,4 +1,5 @@
 # Helpers only: config validation at start-up, the model registry, paths and per-job values.
+import os
 import re
 import sys
 from pathlib import Path
@@ -6,11 +7,14 @@ from pathlib import Path
 REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))
 
-from benchmark.config import check_config  # noqa: E402
+from benchmark.config import check_config, id_pattern  # noqa: E402
+from benchmark.failures import lost_jobs_message, record_lost_jobs  # noqa: E402
+from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
 from benchmark.registry import check_checkpoints, discover, require, with_twin_settings  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
-from benchmark.tasks.plan import task_applies  # noqa: E402
+from benchmark.supervisor import ATTEMPTS_ENV  # noqa: E402
+from benchmark.tasks.plan import task_applies, unmet_need, unscheduled  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
 SPECS = discover(REPO / "models")
@@ -25,18 +29,30 @@ CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.pl
 if workflow.is_main_process:  # not inside cluster jobs, which re-read this file while others write
     for damaged in remove_corrupted("results"):  # rebuilt below instead of read
         print(f"rebuilding {damaged}: its content changed after it was written", file=sys.stderr)
+ID = id_pattern()  # dataset, model and run ids (workflow/schemas/config.schema.yaml)
 
 
 wildcard_constraints:
-    dataset="[A-Za-z0-9_.-]+",
-    model="[A-Za-z0-9_.-]+",
+    dataset=ID,
+    model=ID,
+    run=ID,
     task="[A-Za-z0-9_]+",
     seed=r"\d+",
 
 
+def embeds(dataset, model):
+    """The model's needs are met by what the catalog says about the dataset (benchmark/tasks/plan.py)."""
+    return not unmet_need(CATALOG[dataset], SPECS[model], dataset)
+
+
 def applies(dataset, task, model):
-    """Only valid combinations become jobs (benchmark/tasks/plan.py)."""
-    return task_applies(task, CATALOG[dataset], SPECS[model])
+    """Only valid combinations that can run become jobs (benchmark/tasks/plan.py)."""
+    return embeds(dataset, model) and task_applies(task, CATALOG[dataset], SPECS[model])
+
+
+def unscheduled_jobs():
+    """The (dataset, model) pairs not planned, with the reason: the report lists them as not applicable."""
+    return unscheduled(CONFIG["datasets"], CONFIG["models"], list(CONFIG["tasks"]), CATALOG, SPECS)
 
 
 def score_paths():
@@ -56,14 +72,14 @@ def benchmark_jobs():
     jobs += [
         {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
         for m in CONFIG["models"]
-        if pretrained_here(m)
+        if pretrained_here(m) and any(embeds(d, m) for d in CONFIG["datasets"])
     ]
     jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
         for d in CONFIG["datasets"]
     ]
     for d in CONFIG["datasets"]:
-        for m in CONFIG["models"]:
+        for m in (m for m in CONFIG["models"] if embeds(d, m)):
             for s in CONFIG["seeds"]:
                 jobs.append(
                     {"stage": "embed", "dataset": d, "model": m, "seed": s,
@@ -89,6 +105,7 @@ def run_infos():
         for d in CONFIG["datasets"]
         for m in CONFIG["models"]
         for s in CONFIG["seeds"]
+        if embeds(d, m)
     ]
 
 
@@ -179,6 +196,51 @@ def model_resource(key, default, grow=False):
         return base * attempt if grow else base
 
     return value
+
+
+# Rerun triggers (Snakemake's params trigger): content hashes of what a job reads besides its input files.
+def dataset_source(wildcards):
+    """The dataset's catalog fields except free text, and its source file's content (benchmark/fingerprint.py)."""
+    return source_fingerprint(wildcards.dataset, CATALOG[wildcards.dataset], CONFIG["data_dir"])
+
+
+def catalog_entry(wildcards):
+    """The whole catalog entry for the job, untracked: its description may change without a rerun."""
+    return Untracked(CATALOG[wildcards.dataset])
+
+
+def code_of_model(model):
+    """The model's code: its folder, model folders it imports, and models/foundation/ for scFMs."""
+    return model_code(SPECS[model].directory, SPECS[model].kind)
+
+
+def precomputed_source(wildcards):
+    """A `precomputed` embedding's settings and its file's content hash."""
+    source = CONFIG["precomputed"].get(wildcards.dataset)
+    return source and {**source, "sha256": file_fingerprint(source["path"], CONFIG["data_dir"])}
+
+
+DATA_CODE = repo_code("benchmark/data")  # builtin generators and the preparation itself
+EVALUATE_CODE = repo_code("metrics", "benchmark/tasks")  # the metrics and the tasks that compute them
+
+
+def failed_model_steps():
+    """Jobs of model steps that failed for good, with their files (for `onerror`: benchmark/failures.py)."""
+    failed = getattr(getattr(workflow, "scheduler", None), "failed", ())  # Snakemake's scheduler keeps them
+    return [
+        {
+            "rule": job.rule.name,
+            "outputs": [str(f) for f in job.output],
+            "log": str(job.log[0]) if job.log else None,
+            "benchmark": str(job.benchmark) if job.benchmark else None,
+        }
+        for job in failed
+    ]
+
+
+def attempt_number(wildcards, attempt):
+    """Resource `attempt`: tells a model step's supervisor whether a retry follows (benchmark/supervisor.py)."""
+    return attempt
 
 
 def model_threads(wildcards):

@@ -3,9 +3,9 @@ rule prepare_dataset:
         dataset="results/data/{dataset}/dataset.h5ad",
         summary="results/data/{dataset}/dataset.json",
     params:
-        entry=lambda wildcards: CATALOG[wildcards.dataset],
-        data_dir=CONFIG["data_dir"],
-        cache_dir=CONFIG["cache_dir"],
+        catalog_entry=catalog_entry,  # untracked: a new description re-runs nothing
+        source=dataset_source,  # tracked: the data fields and the source file's content
+        code=DATA_CODE,
         qc=CONFIG["qc"],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset),
     resources:
@@ -27,6 +27,8 @@ rule ontology:
         vectors="results/ontology/dca_vectors.npz",
     params:
         settings=CONFIG["ontology"],
+        cache_dir=CONFIG["cache_dir"],
+        source_sha256=lambda wildcards: file_fingerprint(CONFIG["ontology"]["source"], os.getcwd()),  # a local file
     resources:
         mem_mb=grows(4000),
         runtime=grows(30),

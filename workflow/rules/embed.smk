@@ -8,12 +8,14 @@ rule embed:
         run_info="results/embed/{dataset}/{model}/seed{seed}.json",
     params:
         spec=lambda wildcards: SPECS[wildcards.model],
+        code=lambda wildcards: code_of_model(wildcards.model),
         model_params=lambda wildcards: SPECS[wildcards.model].params_with(
             CONFIG["model_params"].get(wildcards.model)
         ),
         seed=model_seed,
         published=published_checkpoint,
     resources:
+        attempt=attempt_number,
         gpu=model_resource("gpu", 0),
         mem_mb=model_resource("mem_mb", 4000, grow=True),
         runtime=model_resource("runtime", 60, grow=True),

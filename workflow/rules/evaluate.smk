@@ -7,8 +7,10 @@ rule evaluate:
     params:
         task_config=lambda wildcards: CONFIG["tasks"][wildcards.task],
         seed=task_seed,
-    threads: 1
+        code=EVALUATE_CODE,
+    threads: 1  # what the metrics use (they follow OMP_NUM_THREADS); atlases: --set-threads evaluate=N
     resources:
+        attempt=attempt_number,
         mem_mb=grows(8000),
         runtime=grows(120),
     log:

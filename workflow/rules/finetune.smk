@@ -8,6 +8,7 @@ rule finetune:
         run_info="results/finetune/{dataset}/{model}/seed{seed}.json",
     params:
         spec=lambda wildcards: SPECS[wildcards.model],
+        code=lambda wildcards: code_of_model(wildcards.model),
         model_params=lambda wildcards: SPECS[wildcards.model].params_with(
             CONFIG["model_params"].get(wildcards.model)
         ),
@@ -17,6 +18,7 @@ rule finetune:
         split_seed=annotation_seed,
         published=published_checkpoint,
     resources:
+        attempt=attempt_number,
         gpu=model_resource("gpu", 0),
         mem_mb=model_resource("mem_mb", 4000, grow=True),
         runtime=model_resource("runtime", 60, grow=True),

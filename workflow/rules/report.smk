@@ -12,6 +12,7 @@ rule aggregate:
     params:
         jobs=benchmark_jobs(),
         run_infos=run_infos(),
+        unscheduled=unscheduled_jobs(),
         summaries=dataset_summaries(),
         config=CONFIG,
         specs=SPECS,
@@ -49,14 +50,17 @@ rule embedding_maps:
     input:
         dataset="results/data/{dataset}/dataset.h5ad",
         embeddings=lambda wildcards: [
-            f"results/embed/{wildcards.dataset}/{m}/seed{CONFIG['seeds'][0]}.h5ad" for m in CONFIG["models"]
+            f"results/embed/{wildcards.dataset}/{m}/seed{CONFIG['seeds'][0]}.h5ad"
+            for m in CONFIG["models"]
+            if embeds(wildcards.dataset, m)
         ],
     output:
         maps="results/maps/{dataset}.json",
     params:
-        models=CONFIG["models"],
+        models=lambda wildcards: [m for m in CONFIG["models"] if embeds(wildcards.dataset, m)],
         seed=lambda wildcards: derive_seed(CONFIG["seeds"][0], wildcards.dataset, "maps"),
     resources:
+        attempt=attempt_number,
         mem_mb=grows(4000),
         runtime=grows(30),
     log:

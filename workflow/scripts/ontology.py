@@ -1,11 +1,17 @@
-"""Snakemake glue for rule ontology (see benchmark.ontology.build_ontology)."""
+"""Snakemake glue for rule ontology (see benchmark.ontology.build_ontology), supervised (benchmark.supervisor)."""
 
-import logging
+from benchmark.supervisor import supervise
 
-from benchmark.logs import setup_logging
-from benchmark.ontology import build_ontology
 
-sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-ontology = build_ontology(sm.params.settings, sm.output.graph, sm.output.vectors)
-logging.getLogger("ontology").info("%s %s: %d terms", ontology.source, ontology.version, len(ontology.names))
+def main(sm) -> None:
+    import logging
+
+    from benchmark.data.sources import resolve_cache_dir
+    from benchmark.ontology import build_ontology
+
+    cache_dir = resolve_cache_dir(sm.params.cache_dir)
+    ontology = build_ontology(sm.params.settings, sm.output.graph, sm.output.vectors, cache_dir)
+    logging.getLogger("ontology").info("%s %s: %d terms", ontology.source, ontology.version, len(ontology.names))
+
+
+supervise(snakemake, main)  # noqa: F821 - snakemake is injected by Snakemake

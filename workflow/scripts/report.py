@@ -1,12 +1,16 @@
-"""Snakemake glue for rule report (see benchmark.report)."""
+"""Snakemake glue for rule report (see benchmark.report), supervised (benchmark.supervisor)."""
 
-import json
-from pathlib import Path
+from benchmark.supervisor import supervise
 
-from benchmark.logs import setup_logging
-from benchmark.report.render import write_leaderboard
 
-sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-maps = {d: json.loads(Path(p).read_text()) for d, p in zip(sm.params.datasets, sm.input.maps, strict=True)}
-write_leaderboard(json.loads(Path(sm.input.results).read_text()), sm.output.html, maps)
+def main(sm) -> None:
+    import json
+    from pathlib import Path
+
+    from benchmark.report.render import write_leaderboard
+
+    maps = {d: json.loads(Path(p).read_text()) for d, p in zip(sm.params.datasets, sm.input.maps, strict=True)}
+    write_leaderboard(json.loads(Path(sm.input.results).read_text()), sm.output.html, maps)
+
+
+supervise(snakemake, main)  # noqa: F821 - snakemake is injected by Snakemake

@@ -2,12 +2,15 @@
 
 import json
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmark.data.sources import download, resolve_cache_dir, sha256_file
+from benchmark.checksums import sha256_file
+from benchmark.data.sources import resolve_cache_dir
+from benchmark.download import download
 from benchmark.errors import ConfigError
 
 # nn.TransformerEncoderLayer's parameter names (scFoundation, UCE) -> our encoder layer's
@@ -49,19 +52,57 @@ class CheckpointFiles:
             return found[0]
         entry = {"path": entry} if isinstance(entry, str) else dict(entry)
         if entry.get("url"):
-            path, _ = download(entry["url"], entry.get("sha256"), resolve_cache_dir(None) / "checkpoints")
-            return path
+            what = f"{self.model} checkpoint {role} file (`{self.where(role)}`)"
+            cache = resolve_cache_dir(None) / "checkpoints"
+            return download(entry["url"], entry.get("sha256"), cache, what, check=check_header)[0]
         path = Path(entry["path"]).expanduser()
         if not path.is_absolute() and self.root is not None:
             path = self.root / path
         if not path.is_file():
             raise ConfigError(f"{self.model} checkpoint: {role} file {path} does not exist (`{self.where(role)}`)")
-        if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+        actual = sha256_file(path) if entry.get("sha256") else None
+        if actual and actual != entry["sha256"]:
             raise ConfigError(
-                f"{self.model} checkpoint: {path} has sha256 {sha256_file(path)} but `{self.where(role)}.sha256` "
+                f"{self.model} checkpoint: {path} has sha256 {actual} but `{self.where(role)}.sha256` "
                 f"is {entry['sha256']}; the file is corrupt or another release: download it again"
             )
         return path
+
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".torch")
+TORCH_LEGACY_MAGIC = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")  # pickle of torch's legacy magic number
+
+
+def check_header(path: Path) -> None:
+    """Raise unless a downloaded checkpoint file is complete as far as its header tells: safetensors
+    header and data size, a torch zip's central directory (or the legacy magic number), JSON that
+    parses, a pickle that ends with STOP. Other files (tables) must not be empty."""
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    elif suffix in TORCH_SUFFIXES:
+        if zipfile.is_zipfile(path):
+            zipfile.ZipFile(path).close()
+        elif _ends(path, len(TORCH_LEGACY_MAGIC))[0] != TORCH_LEGACY_MAGIC:
+            raise ValueError(f"{path.name} is neither a torch zip archive nor a legacy torch file")
+    elif suffix == ".json":
+        json.loads(path.read_text())
+    elif suffix == ".pkl":
+        if _ends(path, 1) != (b"\x80", b"."):
+            raise ValueError(f"{path.name} is not a complete pickle (no protocol header or no final STOP)")
+    elif path.stat().st_size == 0:
+        raise ValueError(f"{path.name} is empty")
+
+
+def _ends(path: Path, head: int) -> tuple[bytes, bytes]:
+    """The first ``head`` bytes and the last byte of a file."""
+    with open(path, "rb") as handle:
+        first = handle.read(head)
+        handle.seek(-1, 2)
+        return first, handle.read(1)
 
 
 def read_json(path: Path) -> dict:

@@ -6,6 +6,8 @@
 ``nn.TransformerEncoderLayer``'s); the Performer decoder is not needed and is ignored. Embedding as
 ``get_embedding.py --version ce --tgthighres t4 --pre_normalized F --pool_type all``: non-zero genes with
 log1p(x / total · 1e4), then T = 4 and S = log10(total); [S, T, max, mean] of the final-norm output.
+The total is over the panel's genes only: the script first rebuilds the data on the 19,264 panel columns
+(``main_gene_selection``), dropping the dataset's other genes.
 """
 
 import csv
@@ -83,5 +85,5 @@ def load_scfoundation(settings: dict) -> Published:
     converted["embeddings.mask"] = converted["embeddings.mask"].reshape(-1)
     converted.update({k: v for k, v in model.state_dict().items() if k.startswith("head.")})  # pretraining head
     load_into(model, converted, str(weights))
-    tokenizer = ContinuousValueTokenizer(vocabulary, len(genes) + 2, target=4.0)
+    tokenizer = ContinuousValueTokenizer(vocabulary, len(genes) + 2, target=4.0, panel_total=True)
     return Published(model, tokenizer, {"pooling": "all", "layer": -1, "normalize": False}, gene_key="symbol")

@@ -3,8 +3,10 @@
 The flash-attention ``self_attn.Wqkv`` projection is one Linear(d, 3d) laid out [q; k; v], the layout of
 our fused ``qkv``; no flash-attn is needed. Heads the cell embedding does not use (classification,
 batch, adversarial) are ignored by name; anything else unexpected is an error. Cell embedding as
-``scgpt.tasks.embed_data``: <cls> (value = pad value) + non-zero genes with per-cell quantile bins,
-at most ``max_seq_len`` tokens (genes sampled with the job's seed), last layer's <cls>, L2-normalised.
+``scgpt.tasks.embed_data``: <cls> (value = pad value) + non-zero genes with per-cell quantile bins
+(over all of the cell's non-zero genes), then at most ``max_seq_len`` tokens (genes sampled after
+binning, with the job's seed), last layer's <cls>, L2-normalised. ``embed_data`` takes its length from
+its ``max_length`` argument (default 1,200, the whole-human ``max_seq_len``); here it is args.json's.
 """
 
 from benchmark.errors import ConfigError

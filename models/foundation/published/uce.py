@@ -3,7 +3,9 @@ token table, plus the species assets: ``species_chrom.csv`` (species, gene_symbo
 ``species_offsets.pkl`` (first token row of each species) and the species' protein-embedding file
 (symbol -> ESM2 vector; its key order gives each gene's row). Chromosome tokens follow at
 ``chrom_token_offset``; their code is the category of "<species>_<chromosome>" over all rows of the csv.
-Embedding as ``eval_single_anndata.py``: the decoder MLP on the last layer's <cls>, L2-normalised.
+Embedding as ``eval_single_anndata.py``: the decoder MLP on the last layer's <cls>, L2-normalised;
+its sentences are drawn with the original's float32 weights (``tokenizers.uce_weights``). The script's
+default gene and cell filter is the plugin's ``original_filter`` param (``models/uce/model.py``).
 UCE passes its padding mask as floats, which PyTorch adds (+1) to padded keys' logits; that is
 replicated, so a cell's embedding depends a little on the padding of its batch, as in the original.
 """
