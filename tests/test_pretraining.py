@@ -309,8 +309,9 @@ def test_gain_table_and_report_section(tmp_path, monkeypatch):
     monkeypatch.setattr(
         report_fixture, "spec", lambda m, p=False: replace(plain(m, p), twin_of="A" if m == "B" else None)
     )
-    results, _, _ = report_fixture.build(tmp_path, failed=None)
+    results, _, _ = report_fixture.build(tmp_path, failed=None, corpus=("sim_corpus",), pretrained=("A", "B"))
     assert results["models"]["B"]["twin_of"] == "A" and results["pretraining"]["pairs"] == [{"model": "A", "twin": "B"}]
+    assert results["models"]["B"]["origin"]["source"] == "random-init"  # valid under the results schema
     gains = {(g["dataset"], g["task"], g["measure"]): g for g in results["pretraining"]["gains"]}
     assert len(gains) == 8  # 2 datasets x (integration: score, bio, batch; annotation: score)
     for dataset in ("d1", "d2"):
