@@ -10,6 +10,7 @@ import pandas as pd
 from benchmark.config import validate
 from benchmark.io import write_json, write_tsv
 from benchmark.ontology import read_ontology
+from benchmark.pretraining import pretraining_summary
 from benchmark.provenance import provenance
 from benchmark.ranking import bootstrap_rank_intervals, fronts
 from benchmark.registry import ModelSpec
@@ -145,7 +146,11 @@ def model_origins(config: dict, specs: dict[str, ModelSpec], runs: pd.DataFrame)
         if specs[model].checkpoint is None:
             continue
         recorded = _recorded_origin(runs, model)
-        if model in config["checkpoints"]:
+        twin_of = specs[model].twin_of
+        if twin_of:  # a random-init twin: the scFM's architecture, never trained
+            label = f"random-init twin of {specs[twin_of].name}: same architecture, seeded untrained weights"
+            origins[model] = {"source": "random-init", "twin_of": twin_of, "label": label}
+        elif model in config["checkpoints"]:
             settings = config["checkpoints"][model]
             name = recorded.get("name") or settings.get("name") or Path(str(settings.get("path", ""))).name
             name = name or settings.get("format", model)
@@ -204,10 +209,12 @@ def aggregate(
     config: dict,
     specs: dict[str, ModelSpec],
     ontology_graph: str | None = None,
+    checkpoints: dict[str, str] | None = None,
     unscheduled: list[dict] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Build the results document (validated against results.schema.yaml) and the long score table.
 
+    ``checkpoints``: model -> folder of each checkpoint this run pretrained (their pretraining checks).
     ``unscheduled`` lists the (dataset, model) pairs the plan left out (their reason and tasks): they
     become not-applicable rows, as if their jobs had run and said so.
     """
@@ -255,6 +262,7 @@ def aggregate(
                 "summary": specs[m].summary,
                 "reference": specs[m].reference,
                 "control_roles": specs[m].control_roles,
+                "twin_of": specs[m].twin_of,
                 "origin": origins.get(m),
             }
             for m in config["models"]
@@ -277,6 +285,7 @@ def aggregate(
         "runs": _records(runs),
         "resources": _records(read_benchmarks(benchmark_jobs)),
         "metric_seconds": _records(scores[["dataset", "task", "model", "seed", "metric", "seconds"]]),
+        "pretraining": pretraining_summary(tasks, config["models"], specs, checkpoints),
     }
     validate(results, "results", "results.json")
     return results, scores

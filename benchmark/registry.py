@@ -1,7 +1,13 @@
-"""Discover model plugins (models/<id>/model.yaml) without importing them; load a class on demand."""
+"""Discover model plugins (models/<id>/model.yaml) without importing them; load a class on demand.
+
+Every foundation model also gets a generated control, its random-init twin ``<id>_random_init``: the same
+plugin (architecture, tokenizer, pooling and extraction) with freshly initialised, seeded weights, so that
+the score gap between the two is what pretraining adds. Twins are derived here rather than written as
+folders: they stay in step with their scFM's model.yaml, and a new scFM gets its twin for free.
+"""
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,12 @@ class ModelSpec:
     reference: str | None = None
     checkpoint: str | None = None
     plugin_rule: bool = False  # the plugin ships rules.smk that writes its embeddings itself
+    twin_of: str | None = None  # a random-init twin: the scFM whose architecture it copies
+
+    @property
+    def package(self) -> str:
+        """The plugin folder's name (a twin runs its scFM's code)."""
+        return Path(self.directory).name
 
     def params_with(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """model.yaml's params, then the chosen ``variant``'s preset, then the config's overrides."""
@@ -38,12 +50,12 @@ class ModelSpec:
         if unknown:
             raise ConfigError(
                 f"config key `model_params.{self.id}` sets unknown parameters {sorted(unknown)}; "
-                f"models/{self.id}/model.yaml declares {sorted(self.params)}"
+                f"models/{self.package}/model.yaml declares {sorted(self.params)}"
             )
         variant = overrides.get("variant", self.params.get("variant"))
         if variant is not None and variant not in self.variants:
             raise ConfigError(
-                f"config key `model_params.{self.id}.variant` is '{variant}'; models/{self.id}/model.yaml "
+                f"config key `model_params.{self.id}.variant` is '{variant}'; models/{self.package}/model.yaml "
                 f"offers {sorted(self.variants)}"
             )
         preset = self.variants.get(variant, {}) if variant is not None else {}
@@ -76,14 +88,52 @@ def read_spec(model_dir: Path) -> ModelSpec:
     )
 
 
+TWIN_SUFFIX = "_random_init"
+
+
+def random_init_twin(spec: ModelSpec) -> ModelSpec:
+    """The control ``<id>_random_init`` of a foundation model: its plugin and params with ``random_init``."""
+    return replace(
+        spec,
+        id=spec.id + TWIN_SUFFIX,
+        name=f"{spec.name} (random init)",
+        summary=f"Control: {spec.name} with freshly initialised, seeded weights and no pretraining; the same "
+        "architecture, tokenizer, pooling and extraction. The scFM's score minus this one's is the pretraining gain.",
+        kind="control",
+        control_roles={},
+        params={**spec.params, "random_init": True},
+        reference=None,
+        twin_of=spec.id,
+    )
+
+
 def discover(models_dir: Path = MODELS_DIR) -> dict[str, ModelSpec]:
     """Every folder under ``models_dir`` with a model.yaml, keyed by folder name (``_template`` and
-    other names starting with ``_`` are skipped)."""
-    return {
+    other names starting with ``_`` are skipped), plus the random-init twin of every foundation model
+    (unless a folder of that name exists)."""
+    specs = {
         d.name: read_spec(d)
         for d in sorted(models_dir.iterdir())
         if (d / "model.yaml").is_file() and not d.name.startswith("_")
     }
+    twins = [random_init_twin(s) for s in specs.values() if s.kind == "foundation" and not s.plugin_rule]
+    return {**specs, **{t.id: t for t in twins if t.id not in specs}}
+
+
+def with_twin_settings(config: dict, specs: dict[str, ModelSpec]) -> dict:
+    """The config with each listed twin given its scFM's settings: the same ``model_params`` overrides
+    (so the same architecture; the twin's own entry wins) and, when the scFM loads a published
+    checkpoint, the same ``checkpoints`` entry (its architecture config and vocabulary; the twin's
+    plugin then replaces the weights by a seeded initialisation)."""
+    model_params, checkpoints = dict(config.get("model_params") or {}), dict(config.get("checkpoints") or {})
+    for model in config["models"]:
+        parent = specs[model].twin_of if model in specs else None
+        if parent is None:
+            continue
+        model_params[model] = {**(model_params.get(parent) or {}), **(model_params.get(model) or {})}
+        if parent in checkpoints and model not in checkpoints:
+            checkpoints[model] = checkpoints[parent]
+    return {**config, "model_params": model_params, "checkpoints": checkpoints}
 
 
 def require(specs: dict[str, ModelSpec], model_ids: list[str], source: str) -> None:
@@ -106,12 +156,12 @@ def load_class(spec: ModelSpec) -> type[Model]:
     parent = str(Path(spec.directory).parent)
     if parent not in models.__path__:
         models.__path__.insert(0, parent)
-    module = importlib.import_module(f"models.{spec.id}.model")
+    module = importlib.import_module(f"models.{spec.package}.model")
     cls = getattr(module, spec.class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise ConfigError(
-            f"models/{spec.id}/model.yaml: key `class` names '{spec.class_name}', but models/{spec.id}/model.py "
-            "defines no such subclass of benchmark.model.Model"
+            f"models/{spec.package}/model.yaml: key `class` names '{spec.class_name}', but "
+            f"models/{spec.package}/model.py defines no such subclass of benchmark.model.Model"
         )
     return cls
 
@@ -126,6 +176,12 @@ def check_checkpoints(specs: dict[str, ModelSpec], model_ids: list[str], checkpo
             )
     for model in model_ids:
         if specs[model].checkpoint == "published" and model not in checkpoints:
+            parent = specs[model].twin_of
+            if parent:
+                raise ConfigError(
+                    f"{source}: model `{model}` is the random-init twin of `{parent}`, which runs only from its "
+                    f"published checkpoint (it supplies the architecture); add `checkpoints.{parent}`"
+                )
             raise ConfigError(
                 f"{source}: model `{model}` runs only from its published checkpoint; add `checkpoints.{model}` "
                 "(format, path and files; see README, 'Benchmark the published models') or remove it from `models`"

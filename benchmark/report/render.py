@@ -20,8 +20,8 @@ from benchmark.ranking import EPSILON
 from benchmark.report.task_notes import task_notes
 
 TEMPLATES = Path(__file__).parent / "templates"
-SECTIONS = ("summary", "ranking", "tasks", "finetune", "task_notes", "datasets", "degenerate", "resources", "failures",
-            "provenance")  # fmt: skip
+SECTIONS = ("summary", "ranking", "tasks", "pretraining", "finetune", "task_notes", "datasets", "degenerate",
+            "resources", "failures", "provenance")  # fmt: skip
 SCRIPTS = ("leaderboard.js",)
 HIGHLIGHTS = ("scgraph_ontorwr", "rogi_pca", "logreg_macro_f1", "logreg_lcad")
 SCORE_FIELDS = ("dataset", "task", "model", "seed", "metric", "kind", "scored", "value", "scaled", "scaling", "status",

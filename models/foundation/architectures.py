@@ -161,6 +161,29 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+FIXED_INPUTS = ("embeddings.table.weight",)  # UCE's ESM2 protein embeddings: fixed gene features, never trained
+
+
+def reinitialise(model: "FoundationModel", seed: int) -> None:
+    """Replace a loaded model's weights by a fresh seeded initialisation (a published scFM's random-init
+    twin), as at construction (``FoundationModel.initialise``; zeros for bare parameters such as the MLM
+    bias and scFoundation's mask embedding). ``FIXED_INPUTS`` keep their values."""
+    fixed = {name: p.detach().clone() for name, p in model.named_parameters() if name in FIXED_INPUTS}
+    covered = {id(p) for m in model.modules() if isinstance(m, nn.Linear | nn.Embedding | nn.LayerNorm)
+               for p in m.parameters()}  # fmt: skip
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if id(parameter) not in covered:
+                parameter.zero_()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model.initialise()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in fixed:
+                parameter.copy_(fixed[name])
+
+
 class FoundationModel(nn.Module):
     """Input embeddings + encoder + pretraining head of one family."""
 
@@ -189,7 +212,17 @@ class FoundationModel(nn.Module):
         else:
             raise ValueError(f"unknown model family {family!r}")
         self.encoder = TransformerEncoder(encoder)
+        self.initialise()
+
+    def initialise(self) -> None:
+        """BERT's scheme everywhere except the value encoders, which keep PyTorch's default Linear
+        initialisation as the published scGPT and scFoundation code does: with BERT's zero biases a
+        Linear(1, d) -> ReLU/LeakyReLU map is proportional to the value, and the LayerNorm or a near-uniform
+        softmax after it erases the value (every bin of a cell looked alike to an untrained model)."""
         self.apply(_init_weights)
+        value_layers = {"scgpt": ("value_in", "value_out"), "scfoundation": ("mlp", "mlp2")}.get(self.family, ())
+        for name in value_layers:
+            getattr(self.embeddings, name).reset_parameters()
 
     def hidden_states(self, batch: TokenBatch, masked: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Every layer's output; ``masked`` (scFoundation) swaps those values' embeddings for the mask."""

@@ -9,6 +9,7 @@ import pandas as pd
 
 from benchmark.errors import NotApplicable
 from benchmark.model import Model
+from models.foundation.architectures import reinitialise
 from models.foundation.checkpoint import load_checkpoint
 from models.foundation.corpus import Corpus
 from models.foundation.extract import embed_cells, gene_embeddings, tokenize_cells
@@ -29,9 +30,15 @@ class FoundationPlugin(Model):
         return pretrain(cls.family, corpus, params, seed, output_dir, progress_dir, device)
 
     def _load(self) -> Published:
-        """A published checkpoint (``checkpoints.<id>`` settings) or our own pretrained folder."""
+        """A published checkpoint (``checkpoints.<id>`` settings) or our own pretrained folder. A random-init
+        twin of a published scFM loads its architecture and vocabulary and replaces the weights by a seeded
+        initialisation; an in-repo twin's folder already holds the initial weights (pretraining with no step)."""
         if isinstance(self.checkpoint, dict):
-            return load_published(self.checkpoint, self.device)
+            published = load_published(self.checkpoint, self.device)
+            if self.params.get("random_init"):
+                reinitialise(published.model, self.seed)
+                self.notes["random_init"] = {"seed": self.seed}
+            return published
         if self.checkpoint is None:
             raise ValueError(f"{self.family}: no checkpoint was given (model.yaml `checkpoint`)")
         model, tokenizer, _ = load_checkpoint(self.checkpoint, self.device)
@@ -57,7 +64,8 @@ class FoundationPlugin(Model):
 
     def embed(self, adata: ad.AnnData) -> np.ndarray:
         published, gene_map, extraction = self._setup(adata)
-        self.notes["checkpoint"] = self.checkpoint if isinstance(self.checkpoint, dict) else "pretrained in this run"
+        own = "initialised in this run (no pretraining)" if self.params.get("random_init") else "pretrained in this run"
+        self.notes["checkpoint"] = self.checkpoint if isinstance(self.checkpoint, dict) else own
         self.notes["origin"] = checkpoint_origin(self.checkpoint, self.family)
         return embed_cells(
             published.model, published.tokenizer, adata, gene_map, str(extraction["pooling"]),

@@ -4,10 +4,13 @@ AdamW with linear warm-up then linear decay, gradient clipping at 1, bf16 autoca
 ``checkpoint_every`` steps the full training state goes to ``progress_dir/state.pt``; a rerun after an
 interruption resumes from it and follows the same loss curve (batch order and masks derive from the
 seed and the step number only). The finished model is written with ``save_checkpoint``.
+
+A seeded ``heldout_fraction`` of the corpus cells is never trained on: the pretraining check
+(``models/foundation/heldout.py``) scores masked prediction on them before and after training. With
+``random_init`` (the random-init twins) nothing is trained: the checkpoint holds the seeded initial weights.
 """
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from benchmark.io import atomic_write
 from models.foundation.architectures import FoundationModel
 from models.foundation.checkpoint import build_model, save_checkpoint
 from models.foundation.corpus import Corpus
+from models.foundation.heldout import heldout_check, heldout_split
 from models.foundation.masking import masked_loss
 from models.foundation.tokenizers import (
     BinnedValueTokenizer,
@@ -59,12 +63,13 @@ def batch_of(tokenizer: Tokenizer, corpus: Corpus, cells: np.ndarray, seed: int,
     return tokenizer.collate([tokenizer.cell(dense[i], corpus.totals[c], rng) for i, c in enumerate(cells)])
 
 
-def cells_for_step(n_cells: int, batch_size: int, seed: int, step: int) -> np.ndarray:
-    """The cells of one step: epoch-wise seeded permutations, so the order depends on (seed, step) only."""
-    per_epoch = max(n_cells // batch_size, 1)
+def cells_for_step(cells: np.ndarray, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The cells of one step out of ``cells``: epoch-wise seeded permutations, so the order depends on
+    (seed, step) only."""
+    per_epoch = max(len(cells) // batch_size, 1)
     epoch, position = divmod(step, per_epoch)
-    order = np.random.default_rng([seed, epoch, 0]).permutation(n_cells)
-    return np.sort(order[position * batch_size : (position + 1) * batch_size])
+    order = np.random.default_rng([seed, epoch, 0]).permutation(len(cells))
+    return np.sort(cells[order[position * batch_size : (position + 1) * batch_size]])
 
 
 def _schedule(warmup: int, steps: int):
@@ -97,35 +102,45 @@ def pretrain(
     tokenizer = make_tokenizer(family, corpus, params)
     config = model_config(family, params, tokenizer)
     model: FoundationModel = build_model(config, tokenizer).to(device)
-    steps, batch_size = int(params["steps"]), int(params["batch_size"])
+    steps = 0 if params.get("random_init") else int(params["steps"])
+    batch_size = int(params["batch_size"])
+    rate = float(params["mask_rate"]) if params.get("mask_rate") is not None else None  # None: the family's
+    train, heldout = heldout_split(corpus.n_cells, float(params.get("heldout_fraction", 0.1)), seed)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=float(params["lr"]), weight_decay=float(params.get("weight_decay", 0.01))
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(int(params["warmup"]), steps))
     state_path = Path(progress_dir) / "state.pt"
-    start, losses, elapsed = 0, [], 0.0
+    start, losses, norms, elapsed, cpu = 0, [], [], 0.0, 0.0
+
+    def check() -> dict | None:
+        return (
+            heldout_check(model, tokenizer, corpus, train, heldout, seed, device, rate=rate) if len(heldout) else None
+        )
+
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start, losses, elapsed = int(state["step"]), list(state["losses"]), float(state["elapsed"])
+        start, losses, norms = int(state["step"]), list(state["losses"]), list(state["grad_norms"])
+        elapsed, cpu, initial = float(state["elapsed"]), float(state["cpu_seconds"]), state["initial_check"]
         log.info("resuming %s pretraining at step %d of %d", family, start, steps)
+    else:
+        initial = check()
     every = int(params.get("checkpoint_every", 50))
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     model.train()
     progress = tqdm(range(start, steps), desc=f"pretrain {family}", initial=start, total=steps)
     for step in progress:
-        batch = batch_of(tokenizer, corpus, cells_for_step(corpus.n_cells, batch_size, seed, step), seed, step).to(
-            device
-        )
+        batch = batch_of(tokenizer, corpus, cells_for_step(train, batch_size, seed, step), seed, step).to(device)
         torch.manual_seed(seed * 1_000_003 + step)  # dropout: a function of the step, so resuming is exact
         generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id)
+            loss = masked_loss(model, batch, generator, mask_id=tokenizer.mask_id, rate=rate)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)))
         optimizer.step()
         scheduler.step()
         losses.append(float(loss.detach()))
@@ -133,15 +148,19 @@ def pretrain(
         done = step + 1
         if done % every == 0 or done == steps or (stop_after is not None and done - start >= stop_after):
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "step": done, "losses": losses,
-                     "elapsed": elapsed + time.perf_counter() - began}  # fmt: skip
+                     "scheduler": scheduler.state_dict(), "step": done, "losses": losses, "grad_norms": norms,
+                     "elapsed": elapsed + time.perf_counter() - began,
+                     "cpu_seconds": cpu + time.process_time() - began_cpu, "initial_check": initial}  # fmt: skip
             atomic_write(state_path, lambda tmp, s=state: torch.save(s, tmp))
         if stop_after is not None and done - start >= stop_after:
             return {"stopped_at": done, "losses": losses}
+    seconds, cpu = elapsed + time.perf_counter() - began, cpu + time.process_time() - began_cpu
     summary = {
         **config, "pretraining": {k: v for k, v in params.items()}, "seed": seed, "steps": steps,
-        "final_loss": float(np.mean(losses[-10:])) if losses else math.nan, "losses": losses,
-        "seconds": elapsed + time.perf_counter() - began, "corpus_cells": corpus.n_cells,
+        "final_loss": float(np.mean(losses[-10:])) if losses else None, "losses": losses, "grad_norms": norms,
+        "seconds": seconds, "cpu_seconds": cpu, "steps_per_second": steps / seconds if steps and seconds else None,
+        "corpus_cells": corpus.n_cells, "train_cells": int(len(train)),
+        "check": {"initial": initial, "final": check() if steps else initial},
     }  # fmt: skip
     model.eval()
     save_checkpoint(output_dir, model, tokenizer, summary)

@@ -11,13 +11,14 @@ from benchmark.config import check_config, id_pattern  # noqa: E402
 from benchmark.failures import lost_jobs_message, record_lost_jobs  # noqa: E402
 from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint  # noqa: E402
 from benchmark.integrity import remove_corrupted  # noqa: E402
-from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
+from benchmark.registry import check_checkpoints, discover, require, with_twin_settings  # noqa: E402
 from benchmark.seeds import derive_seed  # noqa: E402
 from benchmark.supervisor import ATTEMPTS_ENV  # noqa: E402
 from benchmark.tasks.plan import task_applies, unmet_need, unscheduled  # noqa: E402
 
 CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
 SPECS = discover(REPO / "models")
+CONFIG = with_twin_settings(CONFIG, SPECS)  # random-init twins run with their scFM's params and checkpoint
 require(SPECS, CONFIG["models"], "config")
 RUN = CONFIG["run"]
 CHECKPOINTS = CONFIG["checkpoints"]  # published checkpoints, used instead of our own pretraining

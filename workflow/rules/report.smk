@@ -5,6 +5,7 @@ rule aggregate:
         summaries=list(dataset_summaries().values()),
         ontology_graph=ONTOLOGY_FILES["ontology_graph"],
         run_infos=[job["path"] for job in run_infos()],
+        checkpoints=[f"results/checkpoints/{m}/manifest.json" for m in CONFIG["models"] if pretrained_here(m)],
     output:
         results="reports/{run}/results.json",
         scores="reports/{run}/scores.tsv",

@@ -4,6 +4,8 @@ from benchmark.supervisor import supervise
 
 
 def main(sm) -> None:
+    from pathlib import Path
+
     from benchmark.aggregate import aggregate, write_results
 
     results, scores = aggregate(
@@ -14,6 +16,7 @@ def main(sm) -> None:
         sm.params.config,
         sm.params.specs,
         sm.input.ontology_graph,
+        {Path(path).parent.name: str(Path(path).parent) for path in sm.input.checkpoints},
         sm.params.unscheduled,
     )
     write_results(results, scores, sm.output.results, sm.output.scores)

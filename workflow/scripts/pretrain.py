@@ -17,13 +17,16 @@ def main(sm) -> None:
         corpus, sm.params.model_params, sm.params.seed, Path(sm.output.manifest).parent, sm.params.progress,
         device_name(),
     )  # fmt: skip
+    final = (summary["check"] or {}).get("final") or {}
     logging.getLogger("pretrain").info(
-        "%s: %d steps on %d cells, final loss %.4f, %.0f s",
+        "%s: %d steps on %d cells, final loss %s, %.0f s; held-out masked loss %s (marginal baseline %s)",
         sm.wildcards.model,
         summary["steps"],
-        summary["corpus_cells"],
+        summary["train_cells"],
         summary["final_loss"],
         summary["seconds"],
+        final.get("loss"),
+        final.get("baseline_loss"),
     )
 
 
