@@ -221,7 +221,7 @@ def aggregate(
     metrics = metric_info(config)
     roles = {m: specs[m].control_roles for m in config["models"]}
     controls = {m for m in config["models"] if specs[m].kind == "control"}
-    keep_degenerate = bool(config["scoring"].get("keep_degenerate", False))
+    keep_degenerate = bool(config["scoring"]["keep_degenerate"])
     raw = read_scores(score_paths)
     if unscheduled:
         raw = pd.concat([raw, unscheduled_scores(unscheduled, metrics, config["seeds"])], ignore_index=True)

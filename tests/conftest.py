@@ -108,7 +108,7 @@ def pbmc68k() -> ad.AnnData:
 
 @cache
 def _bundled_ontology():
-    from metrics.ontology import bundled_cell_ontology
+    from metrics.cell_ontology import bundled_cell_ontology
 
     return bundled_cell_ontology()
 
@@ -120,7 +120,7 @@ def small_ontology_view(terms: list[str]):
 
     from benchmark.ontology import OntologyView
     from metrics.lcad import LCAD
-    from metrics.ontology import CellOntology
+    from metrics.cell_ontology import CellOntology
     from metrics.scgraph import ontology_vectors
 
     full = _bundled_ontology()

@@ -18,6 +18,7 @@ from benchmark.report.render import render_leaderboard
 from benchmark.scoring import compare_models, task_scores
 from tests.report_fixture import EVIL, build
 
+pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip

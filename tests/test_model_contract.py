@@ -5,7 +5,7 @@ import pytest
 
 from benchmark.errors import NotApplicable
 from benchmark.registry import discover, load_class
-from benchmark.runner import check_needs
+from benchmark.embedding import check_needs
 from tests.conftest import small_ontology_view
 
 SPECS = discover()

@@ -17,7 +17,7 @@ from benchmark.ontology import (
 )
 from benchmark.paths import REPO_ROOT
 from metrics.lcad import LCAD
-from metrics.ontology import OntologyFileError, bundled_cell_ontology, read_cell_ontology
+from metrics.cell_ontology import OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from tests.conftest import _bundled_ontology
 
 CL_2026 = "cell-ontology/cl-simple_v2026-03-26.obo"

@@ -11,7 +11,7 @@ from benchmark.config import load_catalog
 from benchmark.errors import NotApplicable
 from benchmark.paths import REPO_ROOT
 from benchmark.registry import discover
-from benchmark.runner import check_needs
+from benchmark.embedding import check_needs
 from benchmark.tasks.plan import single_batch, unmet_need, unscheduled
 
 SPECS = discover()

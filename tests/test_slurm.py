@@ -23,7 +23,7 @@ from benchmark.paths import REPO_ROOT
 from benchmark.registry import discover
 from tests.conftest import snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 SLURM_ETC = Path("/etc/slurm")
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 PROGRAMS = ("sbatch", "squeue", "scontrol", "sinfo", "slurmctld", "slurmd", "munged", "munge")

@@ -8,9 +8,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from benchmark.config import task_settings
 from benchmark.data.contract import is_labelled, read_dataset
 from benchmark.ontology import load_view
-from benchmark.runner import read_embedding
+from benchmark.embedding import read_embedding
 from benchmark.tasks.annotation import annotation_metrics, evaluate_annotation, evaluate_finetuned, finetune_metrics
 from benchmark.tasks.cancer import cancer_metrics, evaluate_cancer
 from benchmark.tasks.context import TaskContext
@@ -75,8 +76,8 @@ def evaluate(
             read_gene_embedding(embedding_path), list(dataset.var_names), task_config, resources or {}, task_seed
         )
     else:
-        lcad = task_config.get("lcad_method", "lowest"), bool(task_config.get("lcad_drop_zero", False))
-        ontology = load_view(*ontology_paths, *lcad) if ontology_paths else None
+        lcad = {k: v for k, v in task_settings(task, task_config).items() if k in ("lcad_method", "lcad_drop_zero")}
+        ontology = load_view(*ontology_paths, **lcad) if ontology_paths else None
         ctx = TaskContext(dataset, X if task != "finetune" else np.zeros((dataset.n_obs, 0)), task_config, task_seed,
                           ontology)  # fmt: skip
         rows = evaluate_finetuned(ctx, X) if task == "finetune" else TASKS[task][0](ctx)

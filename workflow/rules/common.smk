@@ -1,22 +1,30 @@
 # Helpers only: config validation at start-up, the model registry, paths and per-job values.
+# Nothing here writes or deletes a file: the package is installed (pip install -e .), so imports work
+# without touching sys.path, and the integrity check of intermediates runs in `onstart` (workflow/Snakefile).
 import os
 import re
 import sys
 from pathlib import Path
 
+from snakemake.utils import validate
+
+from benchmark.config import check_config, id_pattern
+from benchmark.failures import lost_jobs_message, record_lost_jobs
+from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint
+from benchmark.integrity import damaged_message, remove_corrupted
+from benchmark.paths import SCHEMA_DIR
+from benchmark.registry import check_checkpoints, discover, require
+from benchmark.seeds import derive_seed
+from benchmark.supervisor import ATTEMPTS_ENV
+from benchmark.tasks.plan import task_applies, unmet_need, unscheduled
+
 REPO = Path(workflow.basedir).parent
-sys.path.insert(0, str(REPO))
-
-from benchmark.config import check_config, id_pattern  # noqa: E402
-from benchmark.failures import lost_jobs_message, record_lost_jobs  # noqa: E402
-from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint  # noqa: E402
-from benchmark.integrity import remove_corrupted  # noqa: E402
-from benchmark.registry import check_checkpoints, discover, require  # noqa: E402
-from benchmark.seeds import derive_seed  # noqa: E402
-from benchmark.supervisor import ATTEMPTS_ENV  # noqa: E402
-from benchmark.tasks.plan import task_applies, unmet_need, unscheduled  # noqa: E402
-
-CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
+# Snakemake's validate fills the schema's defaults into `config` itself (what every job's snakemake.config holds).
+CONFIG, CATALOG = check_config(
+    config,
+    "config (config/config.yaml + --configfile/--config)",
+    fill=lambda settings: validate(settings, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True),
+)
 SPECS = discover(REPO / "models")
 require(SPECS, CONFIG["models"], "config")
 RUN = CONFIG["run"]
@@ -25,9 +33,6 @@ check_checkpoints(SPECS, CONFIG["models"], CHECKPOINTS, "config")
 # Plugins that cannot be a Python class ship models/<id>/rules.smk writing the same outputs.
 PLUGIN_RULES = [str(REPO / "models" / m / "rules.smk") for m, spec in SPECS.items() if spec.plugin_rule]
 CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.plugin_rule)
-if workflow.is_main_process:  # not inside cluster jobs, which re-read this file while others write
-    for damaged in remove_corrupted("results"):  # rebuilt below instead of read
-        print(f"rebuilding {damaged}: its content changed after it was written", file=sys.stderr)
 ID = id_pattern()  # dataset, model and run ids (workflow/schemas/config.schema.yaml)
 
 
@@ -161,11 +166,11 @@ def gene_function_files():
     """The gene-function label files, resolved against the data directory."""
     from benchmark.data.sources import resolve_data_dir  # here: it imports scanpy (seconds per cluster job)
 
-    settings = CONFIG["tasks"].get("gene_function") or {}
+    settings = CONFIG["tasks"]["gene_function"]
     data_dir = resolve_data_dir(CONFIG["data_dir"])
     files = {}
     for key in ("go_annotations", "go_edges", "tissue"):
-        if settings.get(key):
+        if settings[key]:
             path = Path(settings[key]).expanduser()
             files[key] = str(path if path.is_absolute() or data_dir is None else data_dir / path)
     return files

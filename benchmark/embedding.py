@@ -1,4 +1,4 @@
-"""Run one model on one dataset: check its needs, embed, validate, and record status and cost."""
+"""The embed step: one model on one dataset: check its needs, embed, validate, record status and cost."""
 
 import json
 import logging
@@ -20,7 +20,6 @@ from benchmark.registry import ModelSpec, load_class
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("ok", "not_applicable", "failed")
 RECORDED_PACKAGES = ("torch", "scanpy", "anndata", "scvi-tools", "harmonypy", "scib-metrics", "numpy")
 
 
