@@ -59,5 +59,5 @@ def damaged_message(removed: list[Path]) -> str:
     files = "\n".join(f"  {path}" for path in removed)
     return (
         f"{len(removed)} intermediate files changed after they were written (checksum mismatch) and were removed:\n"
-        f"{files}\nNo job ran, so none read them. Run the same command again: it rebuilds them and what depends on them."
+        f"{files}\nNo job ran, so none read them. Run the same command again: it rebuilds them and what uses them."
     )

@@ -18,8 +18,8 @@ from benchmark.data.sources import resolve_cache_dir
 from benchmark.download import download
 from benchmark.errors import ConfigError
 from benchmark.io import atomic_write
-from metrics.lcad import LCAD
 from metrics.cell_ontology import CellOntology, OntologyFileError, bundled_cell_ontology, read_cell_ontology
+from metrics.lcad import LCAD
 from metrics.scgraph import ontology_vectors
 
 ONTOLOGY_COLUMN = "cell_type_ontology_term_id"

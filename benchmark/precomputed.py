@@ -9,9 +9,9 @@ import pandas as pd
 
 from benchmark.config import section_settings
 from benchmark.data.contract import read_dataset
+from benchmark.embedding import validate_embedding
 from benchmark.errors import ContractError, NotApplicable
 from benchmark.io import write_h5ad, write_json
-from benchmark.embedding import validate_embedding
 
 
 def load_external(source: dict, dataset: ad.AnnData, data_dir: Path | None) -> np.ndarray:

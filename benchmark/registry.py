@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import read_yaml, validate
+from benchmark.config import fill_defaults, load_schema, read_yaml, validate
 from benchmark.errors import ConfigError
 from benchmark.model import Model
 from benchmark.paths import MODELS_DIR
@@ -30,6 +30,7 @@ class ModelSpec:
     reference: str | None = None
     checkpoint: str | None = None
     plugin_rule: bool = False  # the plugin ships rules.smk that writes its embeddings itself
+    stochastic: bool = True  # False: the embedding does not depend on the seed; embedded once for every seed
 
     def params_with(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """model.yaml's params, then the chosen ``variant``'s preset, then the config's overrides."""
@@ -54,6 +55,7 @@ def read_spec(model_dir: Path) -> ModelSpec:
     path = model_dir / "model.yaml"
     raw = read_yaml(path)
     validate(raw, "model", str(path))
+    fill_defaults(raw, load_schema("model"))
     plugin_rule = (model_dir / "rules.smk").is_file()
     if "class" not in raw and not plugin_rule:
         raise ConfigError(f"{path}: key `class` is missing; name the class in model.py, or ship a rules.smk")
@@ -73,6 +75,7 @@ def read_spec(model_dir: Path) -> ModelSpec:
         reference=raw.get("reference"),
         checkpoint=raw.get("checkpoint"),
         plugin_rule=plugin_rule,
+        stochastic=raw["stochastic"],
     )
 
 

@@ -119,8 +119,8 @@ def small_ontology_view(terms: list[str]):
     import pandas as pd
 
     from benchmark.ontology import OntologyView
-    from metrics.lcad import LCAD
     from metrics.cell_ontology import CellOntology
+    from metrics.lcad import LCAD
     from metrics.scgraph import ontology_vectors
 
     full = _bundled_ontology()

@@ -16,9 +16,9 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from benchmark.embedding import embed_dataset
 from benchmark.io import write_h5ad
 from benchmark.registry import discover, load_class
-from benchmark.embedding import embed_dataset
 from models.foundation import extract
 
 TOLERANCE = 1e-5  # absolute, float32 on CPU (README.md of the fixtures)

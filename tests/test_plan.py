@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import load_catalog
+from benchmark.embedding import check_needs
 from benchmark.errors import NotApplicable
 from benchmark.paths import REPO_ROOT
 from benchmark.registry import discover
-from benchmark.embedding import check_needs
 from benchmark.tasks.plan import single_batch, unmet_need, unscheduled
 
 SPECS = discover()

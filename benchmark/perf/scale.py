@@ -85,8 +85,8 @@ def stage_prepare(out: Path, dataset: str) -> dict:
 
 
 def stage_embed(out: Path, dataset: str, model: str) -> dict:
-    from benchmark.registry import discover
     from benchmark.embedding import embed_dataset
+    from benchmark.registry import discover
 
     spec = discover(REPO / "models")[model]
     folder = out / dataset / model

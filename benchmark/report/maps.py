@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
-from benchmark.errors import ContractError  # noqa: E402
 from benchmark.embedding import read_embedding  # noqa: E402
+from benchmark.errors import ContractError  # noqa: E402
 
 MAX_CELLS = 5000
 MAX_DIMS = 50

@@ -24,10 +24,17 @@ def run_metrics(metrics: list[Metric], inputs: object, problems: dict[str, str])
             continue
         start = time.perf_counter()
         try:
-            row["value"] = float(metric.fn(inputs))
+            value = float(metric.fn(inputs))
         except Exception as error:  # one broken metric never hides the others
             log.exception("metric %s failed", metric.name)
             row.update(status="failed", message=f"{type(error).__name__}: {error}")
+        else:
+            problem = metric.range_problem(value)
+            if problem:
+                log.error(problem)
+                row.update(status="failed", message=problem)
+            else:
+                row["value"] = value
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows
@@ -38,5 +45,7 @@ def select(registry: dict[str, Metric], task: str, task_config: dict, default: t
     names = list(task_settings(task, task_config)["metrics"] or default)
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"config key `tasks.{task}.metrics` names unknown metrics {unknown}; known: {', '.join(registry)}")
+        raise ValueError(
+            f"config key `tasks.{task}.metrics` names unknown metrics {unknown}; known: {', '.join(registry)}"
+        )
     return [registry[n] for n in names]

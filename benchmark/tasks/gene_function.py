@@ -30,7 +30,6 @@ from benchmark.tasks.common import run_metrics, select
 from metrics.base import Metric
 
 
-
 def read_table(path: str | Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep="\t", compression="gzip" if str(path).endswith(".gz") else None)

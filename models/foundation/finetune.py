@@ -17,7 +17,6 @@ from torch import nn
 from tqdm import tqdm
 
 from benchmark.config import task_settings
-
 from models.foundation.architectures import FoundationModel
 from models.foundation.extract import pool
 from models.foundation.tokenizers import CellTokens, Tokenizer
