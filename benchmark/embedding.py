@@ -107,7 +107,7 @@ def embed_dataset(
     adata = read_dataset(str(dataset_path))
     # The model gets the dataset itself (no copy: at a million cells X is gigabytes), so keep what is written below.
     cells, genes, dataset_id = adata.obs_names.copy(), adata.var.copy(), adata.uns["dataset"]["id"]
-    device = device_name()
+    device = device_name() if spec.resources.get("gpu", 0) else "cpu"  # a CPU model's job never imports torch
     start = time.perf_counter()
     embedding, status, message, model, gene_table = None, "ok", "", None, None
     try:

@@ -40,7 +40,7 @@ class Metric:
         low, high = self.range
         if math.isnan(value) or low - RANGE_TOLERANCE <= value <= high + RANGE_TOLERANCE:
             return ""
-        return f"value {value!r} outside the declared range [{low:g}, {high:g}] of {self.name}: a bug in the metric"
+        return f"value {value!r} outside the declared range [{low:g}, {high:g}] of {self.name}: check the metric"
 
     def metadata(self) -> dict:
         return {

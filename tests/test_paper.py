@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from benchmark.errors import ConfigError
+from benchmark.io import write_json
 from benchmark.paths import REPO_ROOT
 from benchmark.registry import check_checkpoints, discover
 
@@ -29,10 +30,16 @@ def _job_stats(stdout: str) -> Counter:
 
 def test_paper_config_dry_run_builds_the_full_matrix(tmp_path):
     config = yaml.safe_load(PAPER.read_text())
+    damaged = tmp_path / "results" / "maps" / "x.json"  # changed after it was written: a real run removes it
+    write_json({"maps": {}}, damaged)
+    damaged.write_text("{}")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "workflow" / "Snakefile"),
                "--directory", str(tmp_path), "-n", "--configfile", str(PAPER)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and ".snakemake" not in p.parts}
+    assert after == before  # a dry run writes and deletes nothing (but Snakemake's own .snakemake/)
     datasets, models, seeds, tasks = (len(config[k]) for k in ("datasets", "models", "seeds", "tasks"))
     assert (datasets, len(config["checkpoints"]), seeds, tasks) == (5, 6, 5, 2)
     specs = discover()

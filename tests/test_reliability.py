@@ -1,4 +1,4 @@
-"""Reruns give identical results; a killed run resumes to the same results; damaged files are rebuilt."""
+"""Two runs give identical results, also when the second is killed and resumed; damaged files are rebuilt."""
 
 import json
 import os
@@ -55,13 +55,9 @@ def reference(tmp_path_factory) -> tuple[Path, dict]:
     return configfile, comparable(workdir / "run")
 
 
-def test_two_runs_give_identical_results(reference, tmp_path):
-    configfile, expected = reference
-    run(tmp_path, configfile)
-    assert comparable(tmp_path) == expected
-
-
-def test_killed_run_resumes_to_identical_results(reference, tmp_path):
+def test_a_second_run_killed_and_resumed_gives_identical_results(reference, tmp_path):
+    """A second run of the same config, killed mid-pretraining and run again, ends with the reference's
+    results: two runs agree (every job of the second run ran in it) and a resumed run is none the worse."""
     configfile, expected = reference
     state = tmp_path / "results" / "checkpoints" / ".progress" / "geneformer" / "state.pt"
     process = subprocess.Popen(command(tmp_path, configfile), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -81,6 +77,11 @@ def test_killed_run_resumes_to_identical_results(reference, tmp_path):
 
     damaged = tmp_path / "results" / "embed" / "sim_small" / "hvg_pca" / "seed0.h5ad"
     damaged.write_bytes(damaged.read_bytes()[:1000])  # truncated behind the workflow's back
-    repaired = run(tmp_path, configfile)
-    assert f"rebuilding {Path('results/embed/sim_small/hvg_pca/seed0.h5ad')}" in repaired.stderr
+    plan = subprocess.run([*command(tmp_path, configfile), "-n"], capture_output=True, text=True)
+    assert plan.returncode == 0 and damaged.exists()  # a dry run deletes nothing
+    stopped = subprocess.run(command(tmp_path, configfile), capture_output=True, text=True)
+    assert stopped.returncode != 0 and not damaged.exists()  # removed at the start, before any job read it
+    assert f"removed:\n  {Path('results/embed/sim_small/hvg_pca/seed0.h5ad')}\n" in stopped.stderr, stopped.stderr
+    assert "Run the same command again" in stopped.stderr
+    run(tmp_path, configfile)  # rebuilds it and what depends on it
     assert comparable(tmp_path) == expected

@@ -12,12 +12,13 @@ def metric(value: float, value_range=(0.0, 1.0), requires=("labels",)) -> Metric
     return Metric("m", "M", "bio", True, value_range, lambda _: value, requires)
 
 
-def test_a_value_outside_the_declared_range_is_a_failure_not_a_score():
+def test_a_value_outside_the_declared_range_is_kept_and_said(caplog):
     (row,) = run_metrics([metric(1.5)], None, {})
-    assert row["status"] == "failed" and math.isnan(row["value"])
-    assert row["message"] == "value 1.5 outside the declared range [0, 1] of m: a bug in the metric"
+    assert row["status"] == "ok" and row["value"] == 1.5
+    assert row["message"] == "value 1.5 outside the declared range [0, 1] of m: check the metric"
+    assert row["message"] in caplog.text  # and in the job's log
     (row,) = run_metrics([metric(1.0 + 1e-9)], None, {})
-    assert row["status"] == "ok" and row["value"] == 1.0 + 1e-9  # rounding at the bound is kept
+    assert row["status"] == "ok" and row["value"] == 1.0 + 1e-9 and row["message"] == ""  # rounding at the bound
 
 
 def test_nan_and_unbounded_values_pass_and_unmet_needs_are_not_applicable():

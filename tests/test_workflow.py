@@ -1,6 +1,9 @@
 """End-to-end Snakemake runs (minutes): the CI test config, and real data sets from the shared folder."""
 
 import json
+import re
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +61,21 @@ def assert_controls_bracket_baselines(results: dict, dataset: str) -> None:
     baselines = [bio[m] for m in BASELINES if m in bio]
     assert baselines, dataset
     assert bio["label_oracle"] > max(baselines) and bio["random"] < min(baselines), (dataset, bio)
+
+
+def test_the_terminal_shows_snakemake_and_one_line_per_job(test_config_run):
+    """Library chatter (JAX, Lightning, tqdm, scanpy) goes to each job's log; the terminal shows Snakemake's
+    progress and each finished step's line from its supervisor."""
+    workdir, local = test_config_run
+    terminal = local.stdout + local.stderr
+    for chatter in ("log-transformed", "\r", "it/s]", "TPU", "LOCAL_RANK", "GPU available", "UserWarning"):
+        assert chatter not in terminal, chatter
+    finished = Counter(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", terminal, re.M))
+    done = Counter(re.findall(r"^(\w+) [\w./-]*: done in \d+ s, peak \d+ MB$", terminal, re.M))
+    assert done == finished - Counter({"all": 1}) and done["evaluate"] > 0
+    logs = list((workdir / "results" / "logs").rglob("*.log"))
+    assert logs and not any("seems to be already log-transformed" in log.read_text() for log in logs)
+    assert not any("\r" in log.read_text() for log in logs)  # no progress bars in the logs either
 
 
 def test_test_config_end_to_end(test_config_run):
@@ -167,15 +185,25 @@ def test_cancer_drug_and_gene_function_tasks_end_to_end(tmp_path, data_dir):
     assert "Cancer AUROC" in html and "Tissue macro-F1" in html
 
 
-def test_drug_within_a_line_and_perturbation_end_to_end(tmp_path, data_dir):
-    """Every model of the test config (the in-repo scFMs pretrain first, with its tiny settings) on PC9
-    (drug, within-line; label = sample) and Kang (perturbation: IFN-beta per held-out cell type)."""
+def reuse_pretraining(source: Path, target: Path) -> None:
+    """The test config's pretrained scFMs and their corpus, from its run: the same config and code would
+    pretrain them again, identically (a copy keeps the files' times, so Snakemake sees them up to date)."""
+    for folder in ("results/checkpoints", "results/data/sim_corpus_small"):
+        shutil.copytree(source / folder, target / folder, ignore=shutil.ignore_patterns(".progress"))
+
+
+def test_drug_within_a_line_and_perturbation_end_to_end(tmp_path, data_dir, test_config_run):
+    """Every model of the test config (the in-repo scFMs pretrained with its tiny settings: those of the
+    shared test-config run) on PC9 (drug, within-line; label = sample) and Kang (perturbation: IFN-beta per
+    held-out cell type)."""
+    reuse_pretraining(test_config_run[0], tmp_path)
     config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
     config.update(run="response", data_dir=str(data_dir), datasets=["pc9_erlotinib", "pbmc_kang"],
                   tasks={"drug": None, "perturbation": None}, scoring={"task_weights": {}})  # fmt: skip
     configfile = tmp_path / "response.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    snakemake(tmp_path, configfile)
+    run = snakemake(tmp_path, configfile)
+    assert "rule pretrain:" not in run.stdout + run.stderr  # the shared run's checkpoints served
     scored = scored_tasks(tmp_path)
     assert set().union(*(t for (d, _), t in scored.items() if d == "pc9_erlotinib")) == {"drug"}  # only_tasks: [drug]
     assert set().union(*(t for (d, _), t in scored.items() if d == "pbmc_kang")) == {"perturbation"}

@@ -29,12 +29,10 @@ def run_metrics(metrics: list[Metric], inputs: object, problems: dict[str, str])
             log.exception("metric %s failed", metric.name)
             row.update(status="failed", message=f"{type(error).__name__}: {error}")
         else:
-            problem = metric.range_problem(value)
-            if problem:
-                log.error(problem)
-                row.update(status="failed", message=problem)
-            else:
-                row["value"] = value
+            row["value"] = value
+            row["message"] = metric.range_problem(value)  # kept, and said beside it (results, scores.tsv, log)
+            if row["message"]:
+                log.warning(row["message"])
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows

@@ -120,8 +120,10 @@ def _evaluate_task(task: str, settings: dict, task_seed: int, dataset: ad.AnnDat
         rows, details = evaluate_gene_function(read_gene_embedding(embedding_path), list(dataset.var_names), settings,
                                                resources, task_seed)  # fmt: skip
     else:
-        ctx = TaskContext(dataset, X if task != "finetune" else np.zeros((dataset.n_obs, 0)), settings, task_seed,
-                          ontology)  # fmt: skip
+        # Each task gets its own copy: a metric may change its input in place (scib-metrics' k-means rounds
+        # it), and the next task must see the embedding as written.
+        cells = X.copy() if task != "finetune" else np.zeros((dataset.n_obs, 0))
+        ctx = TaskContext(dataset, cells, settings, task_seed, ontology)
         rows = evaluate_finetuned(ctx, X) if task == "finetune" else TASKS[task][0](ctx)
         details = ctx.details
     return rows, pd.concat(details, ignore_index=True) if details else pd.DataFrame({"note": ["no details"]})
