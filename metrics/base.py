@@ -55,5 +55,8 @@ class Metric:
 
 
 def available_cores() -> int:
-    """The CPUs this process may run on (a SLURM job's allocation, not the whole node)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The CPUs this process may use: those it may run on (a SLURM job's allocation, not the whole node),
+    at most ``OMP_NUM_THREADS`` when set (Snakemake sets it to the job's ``threads``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(limit))) if limit.isdigit() else cores

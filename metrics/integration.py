@@ -7,15 +7,23 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import scib_metrics
 from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.decomposition import PCA
 
 from metrics import silhouette
 from metrics.base import Metric, available_cores
+from metrics.kmeans import nmi_ari_cluster_labels_kmeans
 from metrics.rogi import label_rogi
 from metrics.scgraph import scgraph_ontorwr
-from metrics.scib import EXACT_KNN_CELLS, N_NEIGHBORS, SCIB_DEFAULT, SCIB_METRICS, neighbors
+from metrics.scib import (
+    EXACT_KNN_CELLS,
+    KBET_NEIGHBORS,
+    N_NEIGHBORS,
+    SCIB_DEFAULT,
+    SCIB_METRICS,
+    exact_neighbors,
+    neighbors,
+)
 
 
 class Cells(NamedTuple):
@@ -41,7 +49,7 @@ class IntegrationInput:
     rogi_pcs: int = 10
     quadratic_cells: int = 50_000
     exact_knn_cells: int = EXACT_KNN_CELLS
-    workers: int = field(default_factory=lambda: min(available_cores(), 4))  # processes for per-label kBET
+    workers: int = field(default_factory=available_cores)  # processes for kBET's per-label diffusion maps
     seed: int = 0
     details: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -63,8 +71,8 @@ class IntegrationInput:
 
     @cached_property
     def quadratic(self) -> Cells:
-        """What metrics quadratic in the number of cells (silhouettes) see: every cell up to
-        ``quadratic_cells``, above that a seeded uniform subsample of that size (recorded in details)."""
+        """What metrics that grow faster than the number of cells (silhouettes, kBET) see: every cell up
+        to ``quadratic_cells``, above that a seeded uniform subsample of that size (recorded in details)."""
         n = len(self.X)
         if n <= self.quadratic_cells:
             return Cells(self.X, self.labels, self.batches)
@@ -73,16 +81,23 @@ class IntegrationInput:
         return Cells(self.X[cells], self.labels[cells], self.batches[cells])
 
     @cached_property
+    def kbet_input(self) -> tuple[NeighborsResults, Cells]:
+        """kBET's 50-NN graph and cells: the embedding's graph, or that of ``quadratic``'s subsample
+        (exact search on the subsample alone, recorded), so each label's diffusion map stays bounded."""
+        cells = self.quadratic
+        if len(cells.X) == len(self.X):
+            return self.knn(KBET_NEIGHBORS), cells
+        self._record("kbet", "seeded uniform subsample (as silhouettes), its own exact 50-NN graph", len(cells.X))
+        return exact_neighbors(cells.X, KBET_NEIGHBORS), cells
+
+    @cached_property
     def label_silhouettes(self) -> np.ndarray:
         """Cell-type silhouettes of ``quadratic``, shared by silhouette label and isolated labels."""
         return silhouette.label_silhouettes(self.quadratic.X, self.quadratic.labels)
 
     @cached_property
     def kmeans_nmi_ari(self) -> dict[str, float]:
-        # scib-metrics' k-means subtracts the mean from X in place and adds it back, which changes X by
-        # float32 rounding; the Benchmarker computes its neighbours before that (prepare), so do we.
-        _ = self.neighbors
-        return scib_metrics.nmi_ari_cluster_labels_kmeans(self.X, self.labels)
+        return nmi_ari_cluster_labels_kmeans(self.X, self.labels)
 
     @cached_property
     def rogi_per_label(self) -> pd.DataFrame:

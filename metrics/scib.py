@@ -1,50 +1,35 @@
 """The scIB integration metrics as scib-metrics (pinned) defines them, with exact kNN from scikit-learn.
 
 We call scib-metrics' metric functions one by one (not its Benchmarker) so that each metric gets
-its own status and a single-batch dataset can mark batch metrics not applicable. The silhouette
-metrics (isolated labels, silhouette label, BRAS, batch silhouette) use our BLAS implementation of
-scib-metrics' silhouette (metrics/silhouette.py, several times faster; isolated labels and
-silhouette label share one computation) on ``d.quadratic`` (all cells, or a seeded subsample on
-atlases). One exact neighbour graph per embedding serves every graph metric. Values are raw: no
-min-max scaling happens here (the equivalent of ``Benchmarker.get_results(min_max_scale=False)``);
-scaling between controls happens in the aggregate step. A test checks equality with the Benchmarker.
+its own status and a single-batch dataset can mark batch metrics not applicable. Faster equivalents
+of scib-metrics' own code: the silhouette metrics (isolated labels, silhouette label, BRAS, batch
+silhouette; metrics/silhouette.py, float64 BLAS; isolated labels and silhouette label share one
+computation), k-means (metrics/kmeans.py) and kBET's per-label loop (metrics/kbet.py, in parallel).
+One exact neighbour graph per embedding serves every graph metric. Metrics whose cost grows faster
+than the number of cells (silhouettes, kBET) use ``d.quadratic``: all cells, or on atlases a seeded
+subsample (recorded). Values are raw: no min-max scaling happens here (the equivalent of
+``Benchmarker.get_results(min_max_scale=False)``); scaling between controls happens in the aggregate
+step. A test checks equality with the Benchmarker.
 """
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from types import SimpleNamespace
-
-import jax
 import numpy as np
-import pandas as pd
 import scib_metrics
-import scib_metrics.nearest_neighbors
-import scipy.sparse.linalg
-from joblib import Parallel, delayed
-from scib_metrics.nearest_neighbors import NeighborsResults
-from scipy import sparse
+from scib_metrics.nearest_neighbors import NeighborsResults, pynndescent
 from sklearn.neighbors import NearestNeighbors
 
 from metrics import silhouette
 from metrics.base import Metric, available_cores
+from metrics.kbet import kbet_per_label
 
 N_NEIGHBORS = 90  # scib-metrics' Benchmarker: 90, subset to 15 (graph), 50 (kBET), 90 (LISI)
+KBET_NEIGHBORS = 50
 EXACT_KNN_CELLS = 100_000  # above: pynndescent (exact search is quadratic: ~200 s at 200k cells on 2 cores)
-PYNNDESCENT = scib_metrics.nearest_neighbors.pynndescent
-EIGSH = scipy.sparse.linalg.eigsh
-
-# Reuse JAX's compiled kernels across evaluate jobs (each is a new process): ~13 s saved per job.
-if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-    jax.config.update("jax_compilation_cache_dir", str(Path("~/.cache/scfm-bench/jax").expanduser()))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def exact_neighbors(X: np.ndarray, n_neighbors: int) -> NeighborsResults:
     """Exact Euclidean kNN (each cell is its own first neighbour, as with pynndescent)."""
     n_neighbors = min(n_neighbors, X.shape[0])
-    search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", n_jobs=-1).fit(X)
+    search = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute", n_jobs=available_cores()).fit(X)
     distances, indices = search.kneighbors(X)
     return NeighborsResults(indices=indices, distances=distances)
 
@@ -53,69 +38,12 @@ def neighbors(X: np.ndarray, n_neighbors: int, exact_max: int = EXACT_KNN_CELLS,
     """Exact kNN up to ``exact_max`` cells; above, pynndescent (scib-metrics' own default) on all cores."""
     if len(X) <= exact_max:
         return exact_neighbors(X, n_neighbors)
-    return PYNNDESCENT(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=available_cores())
-
-
-def _seeded_eigsh(A, k: int = 6, **kwargs):
-    """``scipy.sparse.linalg.eigsh`` with a fixed start vector unless one is given (ARPACK's default
-    start is drawn from fresh entropy, so kBET's diffusion maps could differ from run to run)."""
-    if kwargs.get("v0") is None:
-        kwargs["v0"] = np.random.default_rng(0).uniform(-1.0, 1.0, A.shape[0])
-    return EIGSH(A, k, **kwargs)
-
-
-@contextmanager
-def reproducible_kbet(exact_max: int = EXACT_KNN_CELLS) -> Iterator[None]:
-    """Inside: kBET's diffusion maps start ARPACK from a seeded vector, and their kNN is exact search
-    (up to ``exact_max`` cells) instead of pynndescent.
-
-    scib-metrics' ``kbet_per_label`` finds neighbours in a diffusion-map embedding with pynndescent,
-    whose numba kernels recompile in every new process (~20 s here). Exact search gives the true
-    neighbour sets (pynndescent approximates them) at a fraction of the cost on benchmark-sized data.
-    """
-    original = scib_metrics.nearest_neighbors.pynndescent
-    scib_metrics.nearest_neighbors.pynndescent = lambda X, n_neighbors, **_: neighbors(X, n_neighbors, exact_max)
-    scipy.sparse.linalg.eigsh = _seeded_eigsh
-    try:
-        yield
-    finally:
-        scib_metrics.nearest_neighbors.pynndescent = original
-        scipy.sparse.linalg.eigsh = EIGSH
-
-
-def _label_kbet(connectivities: sparse.csr_matrix, batches: np.ndarray, label: str, exact_max: int) -> float:
-    """scib-metrics' ``kbet_per_label`` body for one label, given that label's connectivity subgraph."""
-    one_label = SimpleNamespace(indices=np.empty((len(batches), 0)), knn_graph_connectivities=connectivities)
-    with reproducible_kbet(exact_max):
-        return float(scib_metrics.kbet_per_label(one_label, batches, np.full(len(batches), label)))
-
-
-def kbet_per_label(
-    neighbors: NeighborsResults, batches: np.ndarray, labels: np.ndarray, exact_max: int, workers: int
-) -> float:
-    """scib-metrics' ``kbet_per_label`` with its per-label loop spread over ``workers`` processes.
-
-    Each label's diffusion map (an ARPACK eigendecomposition, most of kBET's time) is independent of
-    the others, so labels run in parallel (joblib's loky processes, largest label first); each worker
-    runs scib-metrics' own code on the label's subgraph of the same connectivity graph, so the value
-    is the same as the serial one.
-    """
-    connectivities = sparse.csr_matrix(neighbors.knn_graph_connectivities)
-    codes = np.asarray(pd.Categorical(batches).codes)
-    names, sizes = np.unique(labels, return_counts=True)
-    jobs = []
-    for label in names:
-        inside = np.flatnonzero(labels == label)
-        jobs.append((connectivities[inside][:, inside], codes[inside], str(label), exact_max))
-    order = np.argsort(-sizes, kind="stable")
-    ordered = Parallel(n_jobs=workers, backend="loky")(delayed(_label_kbet)(*jobs[i]) for i in order)
-    scores = np.empty(len(jobs))
-    scores[order] = ordered
-    return float(np.nanmean(scores))
+    return pynndescent(X, n_neighbors=n_neighbors, random_state=seed, n_jobs=available_cores())
 
 
 def _kbet(d) -> float:
-    return kbet_per_label(d.knn(50), d.batches, d.labels, d.exact_knn_cells, d.workers)
+    graph, cells = d.kbet_input
+    return kbet_per_label(graph, cells.batches, cells.labels, d.workers)
 
 
 def _bio(name, label, fn, description, needs_batches=False) -> Metric:

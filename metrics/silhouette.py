@@ -2,10 +2,13 @@
 
 scib-metrics evaluates every pairwise distance with JAX, one 256-row chunk at a time, and its
 ``isolated_labels`` and ``silhouette_label`` each recompute the same cell-type silhouettes. Here the
-per-cell sums of distances to every group come from BLAS (``|x|² + |y|² − 2x·y``, then ``D @ onehot``)
-in float64, and one set of cell-type silhouettes serves both metrics. The definitions (``nearest``,
-``mean_other``, ``furthest`` between-cluster distances; cosine distance clipped to [0, 2]; NaN → 0)
-are scib-metrics' own; tests check equality with scib-metrics.
+per-cell sums of distances to every group come from float64 BLAS: Euclidean distances tile by tile
+(``|x|² + |y|² − 2x·y``, then ``D @ onehot``), each tile of the upper triangle once (the matrix is
+symmetric); cosine distances need no pairs at all (the sum of ``1 − x̂·ŷ`` over a group is the group's
+size minus ``x̂`` dotted with the sum of its unit vectors). One set of cell-type silhouettes serves
+both metrics. The definitions (``nearest``, ``mean_other``, ``furthest`` between-cluster distances;
+cosine distance clipped to [0, 2], which only rounding can leave; NaN → 0) are scib-metrics' own;
+tests check equality with scib-metrics.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -17,50 +20,54 @@ from threadpoolctl import threadpool_limits
 
 from metrics.base import available_cores
 
-Metric = Literal["euclidean", "cosine"]
+Distance = Literal["euclidean", "cosine"]
 Between = Literal["nearest", "mean_other", "furthest"]
-CHUNK_ELEMENTS = 2**22  # distances per block and thread (32 MB in float64)
+TILE = 1024  # rows and columns of one block of Euclidean distances (8 MB in float64)
 
 
-def group_distance_sums(X: np.ndarray, codes: np.ndarray, n_groups: int, metric: Metric = "euclidean") -> np.ndarray:
-    """Per cell, the sum of its distances to the cells of each group (n_cells x n_groups).
-
-    Row blocks run on a thread per core (NumPy and BLAS release the GIL), BLAS single-threaded inside.
-    """
+def group_distance_sums(X: np.ndarray, codes: np.ndarray, n_groups: int, metric: Distance = "euclidean") -> np.ndarray:
+    """Per cell, the sum of its distances to the cells of each group (n_cells x n_groups)."""
     X = np.asarray(X, dtype=np.float64)
-    n = len(X)
-    if metric == "euclidean":  # one product gives |x|^2 + |y|^2 - 2 x.y
-        squared = np.einsum("ij,ij->i", X, X)[:, None]
-        left, right = np.hstack([-2.0 * X, squared, np.ones((n, 1))]), np.hstack([X, np.ones((n, 1)), squared])
-    elif metric == "cosine":
+    onehot = np.zeros((len(X), n_groups))
+    onehot[np.arange(len(X)), codes] = 1.0
+    if metric == "cosine":
         with np.errstate(invalid="ignore", divide="ignore"):
-            left = right = X / np.linalg.norm(X, axis=1, keepdims=True)
-    else:
+            unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+        return onehot.sum(axis=0)[None, :] - unit @ (onehot.T @ unit).T
+    if metric != "euclidean":
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
-    onehot = np.zeros((n, n_groups))
-    onehot[np.arange(n), codes] = 1.0
-    sums = np.empty((n, n_groups))
-    rows = max(1, CHUNK_ELEMENTS // max(n, 1))
+    return _euclidean_sums(X, onehot)
 
-    def block_sums(start: int) -> None:
-        stop = min(start + rows, n)
-        block = left[start:stop] @ right.T
-        if metric == "euclidean":
+
+def _euclidean_sums(X: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Group sums of Euclidean distances from the upper-triangle tiles, spread over a thread per core
+    (NumPy and BLAS release the GIL; BLAS single-threaded inside); each thread keeps its own sums."""
+    n = len(X)
+    squared = np.einsum("ij,ij->i", X, X)[:, None]  # one product gives |x|^2 + |y|^2 - 2 x.y
+    left, right = np.hstack([-2.0 * X, squared, np.ones((n, 1))]), np.hstack([X, np.ones((n, 1)), squared])
+    tiles = [(i, j) for i in range(0, n, TILE) for j in range(i, n, TILE)]
+
+    def tile_sums(share: list[tuple[int, int]]) -> np.ndarray:
+        sums = np.zeros_like(onehot)
+        for i, j in share:
+            rows, cols = slice(i, min(i + TILE, n)), slice(j, min(j + TILE, n))
+            block = left[rows] @ right[cols].T
             np.maximum(block, 0.0, out=block)
             np.sqrt(block, out=block)
-            block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # exactly zero to itself
-        else:
-            np.subtract(1.0, block, out=block)
-            np.clip(block, 0.0, 2.0, out=block)
-        sums[start:stop] = block @ onehot
+            if i == j:
+                np.fill_diagonal(block, 0.0)  # exactly zero to itself
+            sums[rows] += block @ onehot[cols]
+            if i != j:
+                sums[cols] += block.T @ onehot[rows]
+        return sums
 
-    with threadpool_limits(1), ThreadPoolExecutor(available_cores()) as pool:
-        list(pool.map(block_sums, range(0, n, rows)))
-    return sums
+    threads = min(available_cores(), len(tiles))
+    with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(tile_sums, [tiles[k::threads] for k in range(threads)]))
 
 
 def silhouette_samples(
-    X: np.ndarray, groups: np.ndarray, metric: Metric = "euclidean", between: Between = "nearest"
+    X: np.ndarray, groups: np.ndarray, metric: Distance = "euclidean", between: Between = "nearest"
 ) -> np.ndarray:
     """Silhouette width of every cell for the grouping ``groups`` (scib-metrics' ``silhouette_samples``)."""
     codes = np.asarray(pd.Categorical(groups).codes)
@@ -102,7 +109,7 @@ def isolated_labels(widths: np.ndarray, labels: np.ndarray, batches: np.ndarray)
 
 
 def batch_silhouette(
-    X: np.ndarray, labels: np.ndarray, batches: np.ndarray, metric: Metric = "euclidean", between: Between = "nearest"
+    X: np.ndarray, labels: np.ndarray, batches: np.ndarray, metric: Distance = "euclidean", between: Between = "nearest"
 ) -> float:
     """scib-metrics' ``silhouette_batch``; with cosine and ``mean_other`` it is BRAS."""
     means = []

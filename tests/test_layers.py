@@ -12,8 +12,6 @@ from benchmark.paths import REPO_ROOT
 FORBIDDEN = {"metrics": ("benchmark", "models", "workflow"), "benchmark": ("models", "workflow")}
 ALLOWED = {
     ("benchmark/registry.py", "models"): "load_class imports models.<id>.model by the id named in the config",
-    # Being moved next to the encoder it measures (models/foundation/) by another change; drop this then.
-    ("benchmark/perf/encoder_speed.py", "models"): "compares models.foundation's encoder with Hugging Face's",
 }
 
 

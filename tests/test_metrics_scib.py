@@ -4,10 +4,13 @@ import pytest
 import scib_metrics
 from scib_metrics.benchmark import BatchCorrection, Benchmarker, BioConservation
 
+from benchmark.perf import reference
 from benchmark.tasks.context import TaskContext
 from benchmark.tasks.integration import evaluate_integration, integration_metrics
+from metrics import diffusion
 from metrics.integration import INTEGRATION_METRICS, IntegrationInput
-from metrics.scib import BENCHMARKER_ROW, SCIB_DEFAULT, exact_neighbors, kbet_per_label, reproducible_kbet
+from metrics.kbet import kbet_per_label
+from metrics.scib import BENCHMARKER_ROW, SCIB_DEFAULT, exact_neighbors
 
 
 def integrate(dataset, X, metrics=None, ontology=None):
@@ -30,13 +33,13 @@ def test_values_equal_scib_metrics_benchmarker_unscaled(sim):
         progress_bar=False,
     )
     bench.prepare(neighbor_computer=exact_neighbors)
-    with reproducible_kbet():  # the same kBET definition: exact diffusion kNN, seeded ARPACK start
+    with reference.same_definitions():  # the same kBET definition: exact diffusion kNN, seeded ARPACK start
         bench.benchmark()
-    reference = bench.get_results(min_max_scale=False, clean_names=False).loc["X_test"]
+    expected = bench.get_results(min_max_scale=False, clean_names=False).loc["X_test"]
     ours = {r["metric"]: r["value"] for r in integrate(sim, X, list(SCIB_DEFAULT))}
     assert set(ours) == set(SCIB_DEFAULT)
     for name, value in ours.items():
-        assert value == pytest.approx(float(reference[BENCHMARKER_ROW[name]]), abs=1e-6), name
+        assert value == pytest.approx(float(expected[BENCHMARKER_ROW[name]]), abs=1e-6), name
 
 
 def test_exact_neighbors_include_self_first():
@@ -124,12 +127,98 @@ def test_single_cell_type_marks_label_metrics_not_applicable(sim):
     assert rows.set_index("metric").loc["kmeans_nmi", "message"] == "the dataset has a single cell type"
 
 
-def test_parallel_kbet_equals_serial_scib_metrics(sim):
-    """Labels spread over worker processes give scib-metrics' serial kbet_per_label value."""
-    X = sim.obsm["X_pca_unintegrated"][:, :10]
+def kbet_case(sim):
+    """sim's cells plus labels that take every branch of scib-metrics' kbet_per_label: connected labels, a
+    small one (it lowers the diffusion components of the labels after it), one batch only (NaN), one of
+    two far-apart halves (components), and one in tiny pieces, each amid other cells (score 0)."""
+    rng = np.random.default_rng(5)
+    X = sim.obsm["X_pca_unintegrated"][:, :10].astype(np.float64)
+    labels = sim.obs["cell_type"].to_numpy().astype(str).copy()
+    batches = sim.obs["batch"].to_numpy().astype(str)
+    cells = rng.permutation(len(X))
+    labels[cells[:40]] = "a_small"
+    labels[np.flatnonzero(batches == batches[0])[:30]] = "b_one_batch"
+    halves = cells[40:160]
+    labels[halves] = "c_halves"
+    X[halves[:60]] += 50.0
+    X[halves[60:]] -= 50.0
+    sites = [[], [], []]
+    for site in range(8):  # 5 cells of d_pieces amid 50 of e_filler, far from everything else
+        centre = np.zeros(10)
+        centre[site % 10] = 300.0 * (1 + site // 10)
+        sites[0] += [centre + rng.normal(0, 0.01, (5, 10)), centre + rng.normal(0, 1.0, (50, 10))]
+        sites[1] += ["d_pieces"] * 5 + ["e_filler"] * 50
+    X = np.vstack([X, *sites[0]]).astype(np.float32)
+    batches = np.concatenate([batches, rng.choice(np.unique(batches), size=len(sites[1]))])
+    return X, np.concatenate([labels, sites[1]]), batches
+
+
+def test_kbet_equals_scib_metrics_on_every_branch(sim):
+    """Our per-label plan and parallel diffusion maps give scib-metrics' own kbet_per_label value."""
+    X, labels, batches = kbet_case(sim)
     knn = exact_neighbors(X, 50)
-    labels, batches = sim.obs["cell_type"].to_numpy().astype(str), sim.obs["batch"].to_numpy().astype(str)
-    with reproducible_kbet():
-        serial = scib_metrics.kbet_per_label(knn, batches, labels)
-    assert kbet_per_label(knn, batches, labels, exact_max=10**6, workers=2) == pytest.approx(serial, abs=1e-12)
-    assert kbet_per_label(knn, batches, labels, exact_max=10**6, workers=1) == pytest.approx(serial, abs=1e-12)
+    with reference.same_definitions():
+        serial, table = scib_metrics.kbet_per_label(knn, batches, labels, return_df=True)
+    scores = table.set_index("cluster")["kBET"]
+    assert np.isnan(scores["b_one_batch"]) and scores["d_pieces"] == 0.0 and scores["c_halves"] > 0.0
+    assert kbet_per_label(knn, batches, labels, workers=2) == pytest.approx(serial, abs=1e-12)
+    assert kbet_per_label(knn, batches, labels, workers=1) == pytest.approx(serial, abs=1e-12)
+
+
+def test_diffusion_neighbours_equal_scib_metrics_diffusion_nn(sim):
+    from scib_metrics.utils import diffusion_nn
+
+    graph = exact_neighbors(sim.obsm["X_pca_unintegrated"][:300, :10], 50).knn_graph_connectivities.tocsr()
+    indices, _ = diffusion.diffusion_neighbours(graph, 20, 40)
+    with reference.same_definitions():
+        theirs = diffusion_nn(graph, k=20, n_comps=40)
+    np.testing.assert_array_equal(indices, theirs.indices)
+
+
+def test_reference_patch_fails_loudly_when_scib_metrics_changes(monkeypatch):
+    reference.check_upstream()  # the pinned scib-metrics
+    monkeypatch.setattr(reference, "UPSTREAM", "0" * 64)
+    with pytest.raises(RuntimeError, match="_diffusion_nn.py changed"), reference.same_definitions():
+        pass
+
+
+def test_kbet_above_the_subsample_size_uses_a_recorded_subsample_with_its_own_graph(sim):
+    X, labels, batches = kbet_case(sim)
+    inputs = IntegrationInput(X, labels, batches, X, quadratic_cells=300, seed=3)
+    value = INTEGRATION_METRICS["kbet"].fn(inputs)
+    chosen = np.sort(np.random.default_rng(3).choice(len(X), size=300, replace=False))
+    with reference.same_definitions():
+        expected = scib_metrics.kbet_per_label(exact_neighbors(X[chosen], 50), batches[chosen], labels[chosen])
+    assert value == pytest.approx(expected, abs=1e-12)
+    assert inputs.details["scale"]["step"].tolist() == ["silhouettes", "kbet"]
+    assert inputs.details["scale"]["n_used"].tolist() == [300, 300]
+
+
+def test_cores_follow_the_jobs_threads(monkeypatch):
+    import os
+
+    from metrics.base import available_cores
+
+    allowed = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert available_cores() == allowed
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # Snakemake sets it to the job's threads
+    assert available_cores() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", str(allowed + 5))
+    assert available_cores() == allowed
+
+
+def test_jax_settings_apply_on_call_not_on_import(monkeypatch, tmp_path):
+    import logging
+    import os
+
+    from metrics import jax_setup
+
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    logger = logging.getLogger(jax_setup.PROBING_LOGGER)
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    jax_setup.configure_jax(threads=2)
+    assert logger.level == logging.WARNING and "XLA_FLAGS" not in os.environ
+    jax_setup.configure_jax(threads=1)
+    assert os.environ["XLA_FLAGS"] == jax_setup.ONE_THREAD

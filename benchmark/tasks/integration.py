@@ -8,8 +8,9 @@ import numpy as np
 from benchmark.data.contract import label_problem, labelled_mask, n_batches
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
-from metrics.base import Metric
+from metrics.base import Metric, available_cores
 from metrics.integration import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
+from metrics.jax_setup import configure_jax
 
 
 def integration_metrics(task_config: dict) -> list[Metric]:
@@ -36,6 +37,7 @@ def _inputs(ctx: TaskContext, cells: np.ndarray | slice) -> IntegrationInput:
 
 
 def evaluate_integration(ctx: TaskContext) -> list[dict]:
+    configure_jax(available_cores())
     dataset = ctx.dataset
     problems = {
         "labels": label_problem(dataset),

@@ -9,7 +9,7 @@ rule evaluate:
     params:
         tasks=evaluated_tasks,  # {task: {config, seed}} of the tasks that apply (benchmark/tasks/plan.py)
         code=EVALUATE_CODE,
-    threads: 1
+    threads: 1  # what the metrics use (they follow OMP_NUM_THREADS); atlases: --set-threads evaluate=N
     resources:
         attempt=attempt_number,
         mem_mb=grows(8000),
