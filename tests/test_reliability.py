@@ -9,26 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from benchmark.paths import REPO_ROOT
 
 pytestmark = pytest.mark.workflow
 TIMING_KEYS = ("resources", "metric_seconds", "runs", "provenance")  # wall times differ run to run
-
-
-def mini_config(tmp_path: Path) -> Path:
-    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
-    config.update(run="mini", datasets=["sim_small"], models=["random", "hvg_pca", "scvi", "geneformer"])
-    config["model_params"] = {"scvi": {"max_epochs": 5}, "geneformer": {"steps": 80, "checkpoint_every": 10}}
-    config["tasks"] = {
-        "integration": {"metrics": ["kmeans_nmi", "silhouette_label", "ilisi", "scgraph_ontorwr", "rogi_pca"],
-                        "rogi_cells": 300},
-        "annotation": {"n_splits": 2, "train_fraction": 0.3},
-    }  # fmt: skip
-    path = tmp_path / "mini.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def command(workdir: Path, configfile: Path) -> list[str]:
@@ -47,18 +32,12 @@ def comparable(workdir: Path) -> dict:
     return {k: v for k, v in results.items() if k not in TIMING_KEYS}
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple[Path, dict]:
-    workdir = tmp_path_factory.mktemp("reference")
-    configfile = mini_config(workdir)
-    run(workdir / "run", configfile)
-    return configfile, comparable(workdir / "run")
-
-
-def test_a_second_run_killed_and_resumed_gives_identical_results(reference, tmp_path):
-    """A second run of the same config, killed mid-pretraining and run again, ends with the reference's
-    results: two runs agree (every job of the second run ran in it) and a resumed run is none the worse."""
-    configfile, expected = reference
+def test_a_second_run_killed_and_resumed_gives_identical_results(mini_run, tmp_path):
+    """A second run of the mini config (tests/conftest.py), killed mid-pretraining and run again, ends with
+    the first run's results: two runs agree (every job of the second run ran in it) and a resumed run is none
+    the worse."""
+    reference, configfile, _ = mini_run
+    expected = comparable(reference)
     state = tmp_path / "results" / "checkpoints" / ".progress" / "geneformer" / "state.pt"
     process = subprocess.Popen(command(tmp_path, configfile), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip

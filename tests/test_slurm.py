@@ -1,7 +1,8 @@
-"""The CI test config through a real one-node SLURM on this machine (Debian `slurm-wlm` and `munge`):
-slurmctld, slurmd and munged on localhost, the workflow run with `--workflow-profile slurm`
-(cluster-generic executor, benchmark/cluster.py). Every Snakemake job must run as a SLURM job (the
-scheduler's job-completion log), GPU jobs must ask for a GRES, and the scores must equal the local run's.
+"""The mini config (tests/conftest.py: a control, two baselines, an scFM pretrained here) through a real
+one-node SLURM on this machine (Debian `slurm-wlm` and `munge`): slurmctld, slurmd and munged on localhost,
+the workflow run with `--workflow-profile slurm` (cluster-generic executor, benchmark/cluster.py). Every
+Snakemake job must run as a SLURM job (the scheduler's job-completion log), GPU jobs must ask for a GRES,
+and the scores must equal the local run's.
 
 Skipped where SLURM is not installed or the test is not root (it writes /etc/slurm/slurm.conf, backed up
 and restored, and starts the daemons); an error instead when SCFM_REQUIRE_SLURM=1 (CI).
@@ -198,12 +199,12 @@ def model_of(job_name: str) -> str | None:
     return rest.rsplit(".", 2)[1] if rule in ("embed", "finetune") else None
 
 
-def test_test_config_through_slurm(test_config_run, slurm, tmp_path):
-    local_dir, local = test_config_run  # the local run (first: the daemons start after it)
+def test_the_mini_config_through_slurm(mini_run, slurm, tmp_path):
+    local_dir, configfile, local = mini_run  # the local run (first: the daemons start after it)
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), SBIN_PATH])}  # scfm-slurm
     started = time.monotonic()
     result = snakemake(
-        tmp_path, REPO_ROOT / "config" / "test.yaml", "--workflow-profile", "slurm",
+        tmp_path, configfile, "--workflow-profile", "slurm",
         "--jobs", "3", "--latency-wait", "5", "--seconds-between-status-checks", "2",
         env=env, timeout=3600,
     )  # fmt: skip
@@ -230,12 +231,12 @@ def test_test_config_through_slurm(test_config_run, slurm, tmp_path):
         wants_gpu = model is not None and specs[model].resources.get("gpu", 0) > 0
         assert ("gres:gpu:1" in job.get("TresPerNode", "")) == wants_gpu, job["JobName"]
         gpu_jobs += wants_gpu
-    assert gpu_jobs >= 4 + 2 * 4  # pretrain and embed of the four scFMs at least
+    assert gpu_jobs == 3  # Geneformer's pretrain and embed, scVI's embed
 
     # The same numbers as the local run.
-    ours = json.loads((tmp_path / "reports" / "test" / "results.json").read_text())
-    theirs = json.loads((local_dir / "reports" / "test" / "results.json").read_text())
+    ours = json.loads((tmp_path / "reports" / "mini" / "results.json").read_text())
+    theirs = json.loads((local_dir / "reports" / "mini" / "results.json").read_text())
     for key in COMPARED:
         assert ours[key] == theirs[key], key
-    assert (tmp_path / "reports" / "test" / "leaderboard.html").exists()
+    assert (tmp_path / "reports" / "mini" / "leaderboard.html").exists()
     print(f"SLURM: daemons up in {slurm.start_s:.1f} s; {len(submitted)} jobs through sbatch in {seconds:.0f} s")
