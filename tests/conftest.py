@@ -2,10 +2,16 @@
 fixtures of the published models, and the two shared end-to-end runs: the CI test config (read by the
 workflow tests) and a mini config (the reference of the reliability and SLURM tests), each run once per session."""
 
+import os
+
+# One thread per library in the test process, as Snakemake gives each job (OMP_NUM_THREADS = its `threads`):
+# on shared cores, PyTorch's and BLAS's spinning worker threads made small training steps 10-20x slower.
+# Set before NumPy and PyTorch are imported; a test that needs more sets it itself.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import functools
 import http.server
 import importlib
-import os
 import subprocess
 import sys
 import threading
