@@ -6,7 +6,6 @@ import numpy as np
 from benchmark.data.preprocess import highly_variable, log_normalized, pca_with_loadings
 from benchmark.model import Model
 
-
 ARPACK_START = 0  # the seed of ARPACK's start vector: fixed, so the embedding does not depend on the run's seed
 
 
