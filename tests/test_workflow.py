@@ -189,9 +189,10 @@ def test_cancer_drug_and_gene_function_tasks_end_to_end(tmp_path, data_dir):
 
 
 def reuse_pretraining(source: Path, target: Path) -> None:
-    """The test config's pretrained scFMs and their corpus, from its run: the same config and code would
-    pretrain them again, identically (a copy keeps the files' times, so Snakemake sees them up to date)."""
-    for folder in ("results/checkpoints", "results/data/sim_corpus_small"):
+    """The test config's pretrained scFMs, their benchmark files (outputs too) and their corpus, from its run:
+    the same config and code would pretrain them again, identically (a copy keeps the files' times, so
+    Snakemake sees them up to date)."""
+    for folder in ("results/checkpoints", "results/benchmarks/pretrain", "results/data/sim_corpus_small"):
         shutil.copytree(source / folder, target / folder, ignore=shutil.ignore_patterns(".progress"))
 
 
