@@ -140,7 +140,8 @@ def ranking_table(comparison: Comparison, fronts_overall: pd.Series) -> pd.DataF
 
 def model_origins(config: dict, specs: dict[str, ModelSpec], runs: pd.DataFrame) -> dict[str, dict]:
     """How each scFM was obtained, from its embed run records (``notes.origin``, models/foundation/plugin.py)
-    and the config: {source: in-repo|published, label: one line for every table, ...the facts}."""
+    and the config: {source: in-repo|published, label: one line for every table, ...the facts}. Only facts
+    that two runs of the same config share: the results' `models` block is compared between runs."""
     origins = {}
     for model in config["models"]:
         if specs[model].checkpoint is None:
@@ -159,14 +160,14 @@ def model_origins(config: dict, specs: dict[str, ModelSpec], runs: pd.DataFrame)
             origins[model] = {"source": "published", "name": name, "sha256": digest, "label": label}
         else:
             corpus = list(config["pretrain"]["corpus"])
+            # What it learned from, not how long it took: wall time differs run to run (it is in `resources`).
             facts = [f"{recorded['corpus_cells']:,} cells" if recorded.get("corpus_cells") else "",
-                     f"{recorded['steps']:,} steps" if recorded.get("steps") else "",
-                     f"{recorded['minutes']:.1f} min" if recorded.get("minutes") is not None else ""]  # fmt: skip
+                     f"{recorded['steps']:,} steps" if recorded.get("steps") else ""]  # fmt: skip
             detail = ", ".join(f for f in facts if f)
             label = f"in-repo, pretrained here on {', '.join(corpus) or 'no corpus'}"
             label += f" ({detail})" if detail else ""
             origins[model] = {"source": "in-repo", "corpus": corpus, "label": label,
-                              **{k: recorded.get(k) for k in ("corpus_cells", "steps", "minutes")}}  # fmt: skip
+                              **{k: recorded.get(k) for k in ("corpus_cells", "steps")}}  # fmt: skip
     return origins
 
 
@@ -228,7 +229,7 @@ def aggregate(
     metrics = metric_info(config)
     roles = {m: specs[m].control_roles for m in config["models"]}
     controls = {m for m in config["models"] if specs[m].kind == "control"}
-    keep_degenerate = bool(config["scoring"].get("keep_degenerate", False))
+    keep_degenerate = bool(config["scoring"]["keep_degenerate"])
     raw = read_scores(score_paths)
     if unscheduled:
         raw = pd.concat([raw, unscheduled_scores(unscheduled, metrics, config["seeds"])], ignore_index=True)

@@ -21,7 +21,6 @@ the rules scale `mem_mb` and `runtime` with the attempt).
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
@@ -43,7 +42,6 @@ FAILED_STATES = {
     "REVOKED", "SPECIAL_EXIT",
 }  # fmt: skip
 KNOWN_STATES = ACTIVE_STATES | FAILED_STATES | {"COMPLETED"}
-PROPERTIES_PREFIX = "# properties = "
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
@@ -140,12 +138,13 @@ def status(jobid: str, run: Runner | None = None) -> str:
 
 
 def job_properties(jobscript: Path) -> dict:
-    """The JSON that Snakemake writes into every jobscript (`# properties = {...}`)."""
-    with open(jobscript) as handle:
-        for line in handle:
-            if line.startswith(PROPERTIES_PREFIX):
-                return json.loads(line.removeprefix(PROPERTIES_PREFIX))
-    raise ValueError(f"{jobscript}: no '{PROPERTIES_PREFIX.strip()}' line (not a Snakemake jobscript?)")
+    """The JSON that Snakemake writes into every jobscript (`# properties = {...}`), read by Snakemake's own helper."""
+    from snakemake.utils import read_job_properties  # here: `scfm-slurm status` never needs Snakemake
+
+    properties = read_job_properties(str(jobscript))
+    if properties is None:
+        raise ValueError(f"{jobscript}: no '# properties = ...' line (not a Snakemake jobscript?)")
+    return properties
 
 
 def job_name(properties: dict) -> str:

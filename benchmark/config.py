@@ -1,5 +1,12 @@
-"""Load and validate the run config and the dataset catalog against the JSON schemas."""
+"""Load and validate the run config and the dataset catalog against the JSON schemas.
 
+Defaults live in the schemas only (``default:`` in workflow/schemas/config.schema.yaml). The workflow fills
+them in with Snakemake's ``validate(config, schema, set_default=True)``; Python entry points with
+:func:`fill_defaults`, the same schema through a jsonschema validator that sets defaults.
+"""
+
+import copy
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -8,19 +15,6 @@ import yaml
 
 from benchmark.errors import ConfigError
 from benchmark.paths import REPO_ROOT, SCHEMA_DIR
-
-DEFAULTS = {
-    "catalog": "config/datasets.yaml",
-    "data_dir": None,
-    "cache_dir": None,
-    "model_params": {},
-    "qc": {"min_genes": 25, "min_cells": 3},
-    "ontology": {"source": None, "include_part_of": False, "dca_dims": 256},
-    "pretrain": {"corpus": []},
-    "precomputed": {},
-    "checkpoints": {},
-    "scoring": {"bio_weight": 0.6, "task_weights": {}, "keep_degenerate": False},
-}
 
 
 @cache
@@ -76,24 +70,66 @@ def enabled(settings: dict | None) -> bool:
     return str((settings or {}).get("enabled", True)).lower() != "false"  # --config passes "false" as text
 
 
-def with_defaults(config: dict) -> dict:
-    """Fill in defaults and drop the tasks and models switched off with `enabled: false`."""
-    merged = {**DEFAULTS, **config}
-    merged["qc"] = {**DEFAULTS["qc"], **(config.get("qc") or {})}
-    merged["scoring"] = {**DEFAULTS["scoring"], **(config.get("scoring") or {})}
-    merged["ontology"] = {**DEFAULTS["ontology"], **(config.get("ontology") or {})}
-    merged["pretrain"] = {**DEFAULTS["pretrain"], **(config.get("pretrain") or {})}
+def _setting_defaults(validator, properties, instance, schema):
+    """jsonschema's `properties` keyword, first setting each missing property that has a `default`."""
+    if validator.is_type(instance, "object"):
+        for name, subschema in properties.items():
+            if "default" in subschema:
+                instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+DefaultsValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _setting_defaults})
+
+
+def fill_defaults(instance: dict, schema: dict | None = None) -> dict:
+    """Set the schema's defaults (the config schema's unless ``schema`` is given) in ``instance``, in place,
+    as Snakemake's ``validate(..., set_default=True)`` does; return it. Validation errors are not reported here."""
+    for _ in DefaultsValidator(schema or load_schema("config")).iter_errors(instance):
+        pass
+    return instance
+
+
+def section_settings(key: str, settings: dict | None = None) -> dict:
+    """The settings of config key ``key`` (e.g. ``ontology``, ``tasks.annotation``, ``precomputed.*`` for any
+    entry) with the schema's defaults (a copy): for Python callers that pass a part of a config, or nothing."""
+    root = schema = load_schema("config")
+    for part in key.split("."):
+        schema = schema["additionalProperties"] if part == "*" else schema["properties"][part]
+    return fill_defaults(copy.deepcopy(settings or {}), {"$defs": root["$defs"], **schema})
+
+
+def task_settings(task: str, settings: dict | None = None) -> dict:
+    """A task's settings with the schema's defaults (a copy), e.g. for a task the config does not list."""
+    return section_settings(f"tasks.{task}", settings)
+
+
+def _filled(config: dict, fill: Callable[[dict], object]) -> dict:
+    """``config`` in place: a task given as null (``annotation:``) gets its defaults, then every default is set."""
+    config["tasks"] = {task: {} if settings is None else settings for task, settings in config["tasks"].items()}
+    fill(config)
+    return config
+
+
+def switched_on(config: dict) -> dict:
+    """A copy of a config (with its defaults) without the tasks and models switched off with `enabled: false`."""
+    merged = copy.deepcopy(config)
     merged["tasks"] = {
-        task: {k: v for k, v in (settings or {}).items() if k != "enabled"}
+        task: {k: v for k, v in settings.items() if k != "enabled"}
         for task, settings in config["tasks"].items()
         if enabled(settings)
     }
-    model_params = merged["model_params"] or {}
-    merged["models"] = [m for m in config["models"] if enabled(model_params.get(m))]
-    merged["model_params"] = {m: {k: v for k, v in p.items() if k != "enabled"} for m, p in model_params.items()}
-    weights = merged["scoring"].get("task_weights") or {}
+    params = config["model_params"]
+    merged["models"] = [m for m in config["models"] if enabled(params.get(m))]
+    merged["model_params"] = {m: {k: v for k, v in p.items() if k != "enabled"} for m, p in params.items()}
+    weights = merged["scoring"]["task_weights"]
     merged["scoring"]["task_weights"] = {t: w for t, w in weights.items() if t in merged["tasks"]}
     return merged
+
+
+def with_defaults(config: dict) -> dict:
+    """A copy of a (valid) config with the schema's defaults, the tasks and models switched off dropped."""
+    return switched_on(_filled(copy.deepcopy(config), fill_defaults))
 
 
 def load_catalog(path: str | Path) -> dict:
@@ -105,10 +141,14 @@ def load_catalog(path: str | Path) -> dict:
     return catalog
 
 
-def check_config(config: dict, source: str = "config") -> tuple[dict, dict]:
-    """Validate a config dict and its catalog; return (config with defaults, catalog)."""
+def check_config(
+    config: dict, source: str = "config", fill: Callable[[dict], object] = fill_defaults
+) -> tuple[dict, dict]:
+    """Validate a config dict and its catalog; return (the config with defaults, switched-off parts dropped;
+    the catalog). ``config`` itself receives the schema's defaults from ``fill`` (the workflow passes
+    Snakemake's ``validate``), so that what every job sees as ``snakemake.config`` has them too."""
     validate(config, "config", source)
-    config = with_defaults(config)
+    config = switched_on(_filled(config, fill))
     for key in ("tasks", "models"):
         if not config[key]:
             raise ConfigError(

@@ -14,7 +14,6 @@ from pathlib import Path
 from benchmark.supervisor import REASON_PREFIX
 
 RUN = r"(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)"
-TASK_RUN = r"(?P<dataset>[^/]+)/(?P<task>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)"
 BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
                      "cpu_time"]  # fmt: skip
 
@@ -25,7 +24,7 @@ def _run_record(match: re.Match, reason: str, seconds: float, peak_rss_mb: float
             "peak_rss_mb": peak_rss_mb, "peak_gpu_mb": 0.0, "n_dims": 0, "notes": "{}"}  # fmt: skip
 
 
-def _embedding(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _embedding(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     import anndata as ad
 
     from benchmark.io import write_h5ad
@@ -36,13 +35,13 @@ def _embedding(path: str, match: re.Match, reason: str, config: dict, seconds: f
     write_h5ad(out, path)
 
 
-def _run_info(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _run_info(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     from benchmark.io import write_json
 
     write_json(_run_record(match, reason, seconds, peak_rss_mb), path)
 
 
-def _predictions(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _predictions(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     import pandas as pd
 
     from benchmark.finetuning import PREDICTION_COLUMNS
@@ -51,22 +50,23 @@ def _predictions(path: str, match: re.Match, reason: str, config: dict, seconds:
     write_tsv(pd.DataFrame(columns=PREDICTION_COLUMNS), path)
 
 
-def _scores(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _scores(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
+    """Every metric of every task the evaluate job was to score (its `tasks` param)."""
     import pandas as pd
 
     from benchmark.io import write_tsv
     from benchmark.tasks import METRICS, SCORE_COLUMNS
 
-    settings = {k: v for k, v in ((config.get("tasks") or {}).get(match["task"]) or {}).items() if k != "enabled"}
     rows = [
-        {"dataset": match["dataset"], "task": match["task"], "model": match["model"], "seed": int(match["seed"]),
+        {"dataset": match["dataset"], "task": task, "model": match["model"], "seed": int(match["seed"]),
          "metric": metric.name, "value": float("nan"), "status": "failed", "message": reason, "seconds": 0.0}
-        for metric in METRICS[match["task"]](settings)
+        for task, job in params["tasks"].items()
+        for metric in METRICS[task](job["config"])
     ]  # fmt: skip
     write_tsv(pd.DataFrame(rows, columns=SCORE_COLUMNS), path)
 
 
-def _details(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _details(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     import pandas as pd
 
     from benchmark.io import write_tsv
@@ -74,13 +74,13 @@ def _details(path: str, match: re.Match, reason: str, config: dict, seconds: flo
     write_tsv(pd.DataFrame({"note": [f"failed: {reason}"]}), path)
 
 
-def _manifest(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _manifest(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     from benchmark.io import write_json
 
     write_json({"model": match["model"], "status": "failed", "message": reason}, path)
 
 
-def _maps(path: str, match: re.Match, reason: str, config: dict, seconds: float, peak_rss_mb: float) -> None:
+def _maps(path: str, match: re.Match, reason: str, params: dict, seconds: float, peak_rss_mb: float) -> None:
     from benchmark.io import write_json
 
     write_json({"legend": {}, "maps": {}, "n_cells": 0, "failed": reason}, path)
@@ -92,8 +92,8 @@ RECORDS: list[tuple[re.Pattern, Writer]] = [
     (re.compile(rf"results/embed/{RUN}\.json$"), _run_info),
     (re.compile(rf"results/finetune/{RUN}\.tsv\.gz$"), _predictions),
     (re.compile(rf"results/finetune/{RUN}\.json$"), _run_info),
-    (re.compile(rf"results/scores/{TASK_RUN}\.tsv$"), _scores),
-    (re.compile(rf"results/details/{TASK_RUN}\.tsv\.gz$"), _details),
+    (re.compile(rf"results/scores/{RUN}\.tsv$"), _scores),
+    (re.compile(rf"results/details/{RUN}\.tsv\.gz$"), _details),
     (re.compile(r"results/checkpoints/(?P<model>[^/]+)/manifest\.json$"), _manifest),
     (re.compile(r"results/maps/(?P<dataset>[^/]+)\.json$"), _maps),
 ]  # fmt: skip
@@ -113,14 +113,14 @@ def recordable(outputs: list[str]) -> bool:
 
 
 def write_failure_outputs(
-    outputs: list[str], reason: str, config: dict, seconds: float = 0.0, peak_rss_mb: float = 0.0
+    outputs: list[str], reason: str, params: dict, seconds: float = 0.0, peak_rss_mb: float = 0.0
 ) -> None:
     """Write each output as the record of a failed step with ``reason`` (see the module docstring)."""
     if not recordable(outputs):
         raise ValueError(f"no failure record is defined for some of {outputs}")
     for path in outputs:
         writer, match = _writer(path)
-        writer(path, match, reason, config, seconds, peak_rss_mb)
+        writer(path, match, reason, params, seconds, peak_rss_mb)
 
 
 def last_reason(log_path: str | None) -> str | None:
@@ -133,7 +133,7 @@ def last_reason(log_path: str | None) -> str | None:
     return reasons[-1] if reasons else None
 
 
-def record_lost_jobs(jobs: list[dict], config: dict) -> list[str]:
+def record_lost_jobs(jobs: list[dict]) -> list[str]:
     """For failed jobs of model steps (dicts with ``outputs``, ``log``, ``benchmark``): write their failure
     records and a benchmark file, so that the next run scores them as failed; return their outputs."""
     recorded = []
@@ -145,7 +145,7 @@ def record_lost_jobs(jobs: list[dict], config: dict) -> list[str]:
             "the memory or time limit of a cluster, a lost node; or a plugin rule that failed)"
         )
         log = f"; log: {job['log']}" if job.get("log") else ""
-        write_failure_outputs(job["outputs"], reason + log, config)
+        write_failure_outputs(job["outputs"], reason + log, job.get("params") or {})
         if job.get("benchmark") and not Path(job["benchmark"]).exists():
             Path(job["benchmark"]).parent.mkdir(parents=True, exist_ok=True)
             Path(job["benchmark"]).write_text("\t".join(BENCHMARK_COLUMNS) + "\n" + "\t".join(["NA"] * 10) + "\n")

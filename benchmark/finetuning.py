@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.data.contract import read_dataset
+from benchmark.embedding import check_needs, check_pretrained, device_name
 from benchmark.errors import NotApplicable
 from benchmark.io import write_json, write_tsv
 from benchmark.registry import ModelSpec, load_class
-from benchmark.runner import check_needs, check_pretrained, device_name
 from benchmark.tasks.annotation import annotation_cells
 
 log = logging.getLogger(__name__)

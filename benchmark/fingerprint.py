@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from benchmark.checksums import sha256_file
 from benchmark.errors import ConfigError
 from benchmark.paths import MODELS_DIR, REPO_ROOT
 
@@ -205,11 +206,7 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     cached = _read_cache(cache_file)
     if cached.get(key, {}).get("stamp") == stamp:
         return cached[key]["sha256"]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    cached[key] = {"stamp": stamp, "sha256": digest.hexdigest()}
+    cached[key] = {"stamp": stamp, "sha256": sha256_file(path)}
     _write_cache(cache_file, cached)
     return cached[key]["sha256"]
 

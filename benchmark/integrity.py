@@ -1,9 +1,10 @@
 """Detect intermediate files changed after they were written, so the workflow rebuilds them.
 
 Every atomic write records the file's size, modification time and sha256 in a hidden sidecar
-(``.<name>.sha256``). Before a run, ``remove_corrupted`` re-checks each recorded file (hashing only
-when size or time moved) and deletes the ones whose content no longer matches; Snakemake then
-rebuilds them and everything downstream instead of silently reading damaged data.
+(``.<name>.sha256``). When a run starts (the workflow's ``onstart``, never for ``-n`` or ``--lint``),
+``remove_corrupted`` re-checks each recorded file (hashing only when size or time moved) and deletes the
+ones whose content no longer matches; the run then stops before any job reads them (Snakemake planned
+its jobs already), and the next run rebuilds them and everything downstream.
 """
 
 import json
@@ -52,3 +53,11 @@ def remove_corrupted(root: str | Path) -> list[Path]:
             marker.unlink()
             removed.append(path)
     return removed
+
+
+def damaged_message(removed: list[Path]) -> str:
+    files = "\n".join(f"  {path}" for path in removed)
+    return (
+        f"{len(removed)} intermediate files changed after they were written (checksum mismatch) and were removed:\n"
+        f"{files}\nNo job ran, so none read them. Run the same command again: it rebuilds them and what uses them."
+    )

@@ -12,18 +12,18 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 
 from benchmark.checksums import sha256_file
+from benchmark.config import section_settings
 from benchmark.data.contract import labelled_mask
 from benchmark.data.sources import resolve_cache_dir
 from benchmark.download import download
 from benchmark.errors import ConfigError
 from benchmark.io import atomic_write
+from metrics.cell_ontology import CellOntology, OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from metrics.lcad import LCAD
-from metrics.ontology import CellOntology, OntologyFileError, bundled_cell_ontology, read_cell_ontology
-from metrics.scgraph import DCA_DIMS, ontology_vectors
+from metrics.scgraph import ontology_vectors
 
 ONTOLOGY_COLUMN = "cell_type_ontology_term_id"
 ROOT_TERMS = ("CL:0000000",)  # 'cell': the root of every CL release
-MIN_TERMS = 2000  # live CL terms; releases since 2019 have more (2022-12: 2,644; 2026-03: 3,324)
 KEY = "config key `ontology.source`"
 
 
@@ -31,9 +31,9 @@ def load_cell_ontology(settings: dict | None = None, cache_dir: Path | None = No
     """CL from ``settings`` (the config's ``ontology`` section): ``source`` an .obo / CELLxGENE JSON path,
     an URL (downloaded once into ``cache_dir``/ontology) or null (the bundled release); ``sha256``
     optional; ``min_terms``. A truncated or foreign file is refused before it is used or cached."""
-    settings = settings or {}
-    source, sha256 = settings.get("source"), settings.get("sha256")
-    include_part_of, min_terms = bool(settings.get("include_part_of", False)), int(settings.get("min_terms", MIN_TERMS))
+    settings = section_settings("ontology", settings)
+    source, sha256 = settings["source"], settings["sha256"]
+    include_part_of, min_terms = bool(settings["include_part_of"]), int(settings["min_terms"])
     if source is None:
         return _sane(bundled_cell_ontology(), min_terms, "the bundled release")
     if source.lower().startswith(("http://", "https://")):
@@ -82,7 +82,7 @@ def build_ontology(
 ) -> CellOntology:
     """Load CL as configured, embed every term with RWR + DCA, and write both artefacts."""
     ontology = load_cell_ontology(settings, cache_dir)
-    nodes, vectors = ontology_vectors(ontology.graph, int(settings.get("dca_dims", DCA_DIMS)))
+    nodes, vectors = ontology_vectors(ontology.graph, int(section_settings("ontology", settings)["dca_dims"]))
     atomic_write(graph_path, lambda tmp: tmp.write_bytes(gzip.compress(json.dumps(ontology.to_json()).encode())))
     atomic_write(vectors_path, lambda tmp: np.savez_compressed(tmp.open("wb"), nodes=np.array(nodes), vectors=vectors))
     return ontology

@@ -7,10 +7,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from benchmark.config import section_settings
 from benchmark.data.contract import read_dataset
+from benchmark.embedding import validate_embedding
 from benchmark.errors import ContractError, NotApplicable
 from benchmark.io import write_h5ad, write_json
-from benchmark.runner import validate_embedding
 
 
 def load_external(source: dict, dataset: ad.AnnData, data_dir: Path | None) -> np.ndarray:
@@ -27,7 +28,7 @@ def load_external(source: dict, dataset: ad.AnnData, data_dir: Path | None) -> n
             f"precomputed embedding {path} is not a readable .h5ad ({type(error).__name__}: {error}); "
             "write it with anndata (`adata.write_h5ad`)"
         ) from error
-    key = source.get("obsm_key", "X_emb")
+    key = section_settings("precomputed.*", source)["obsm_key"]
     if key not in external.obsm:
         raise ContractError(
             f"{path}: obsm['{key}'] is missing (config `precomputed.<dataset>.obsm_key`); "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import read_yaml, validate
+from benchmark.config import fill_defaults, load_schema, read_yaml, validate
 from benchmark.errors import ConfigError
 from benchmark.model import Model
 from benchmark.paths import MODELS_DIR
@@ -36,6 +36,7 @@ class ModelSpec:
     reference: str | None = None
     checkpoint: str | None = None
     plugin_rule: bool = False  # the plugin ships rules.smk that writes its embeddings itself
+    stochastic: bool = True  # False: the embedding does not depend on the seed; embedded once for every seed
     twin_of: str | None = None  # a random-init twin: the scFM whose architecture it copies
 
     @property
@@ -66,6 +67,7 @@ def read_spec(model_dir: Path) -> ModelSpec:
     path = model_dir / "model.yaml"
     raw = read_yaml(path)
     validate(raw, "model", str(path))
+    fill_defaults(raw, load_schema("model"))
     plugin_rule = (model_dir / "rules.smk").is_file()
     if "class" not in raw and not plugin_rule:
         raise ConfigError(f"{path}: key `class` is missing; name the class in model.py, or ship a rules.smk")
@@ -85,6 +87,7 @@ def read_spec(model_dir: Path) -> ModelSpec:
         reference=raw.get("reference"),
         checkpoint=raw.get("checkpoint"),
         plugin_rule=plugin_rule,
+        stochastic=raw["stochastic"],
     )
 
 
@@ -102,6 +105,7 @@ def random_init_twin(spec: ModelSpec) -> ModelSpec:
         kind="control",
         control_roles={},
         params={**spec.params, "random_init": True},
+        stochastic=True,  # a published scFM's twin draws its weights from the replicate's seed
         reference=None,
         twin_of=spec.id,
     )

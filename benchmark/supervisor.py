@@ -35,6 +35,9 @@ REASON_PREFIX = "scfm-step failed: "  # the last line of a failed step's log (re
 GRACE_S = 10.0  # between SIGTERM and SIGKILL
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
+# The step's own terminal is its log file: no progress bars (tqdm, and Lightning's through it), which would
+# fill the log with one long line of carriage returns.
+QUIET_ENV = {"TQDM_DISABLE": "1"}
 
 
 @dataclass(frozen=True)
@@ -181,9 +184,10 @@ def supervise(sm: Any, main: Callable[[Any], None], record: bool = False) -> Non
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         Path(log_path).write_text(f"scfm-step: {sm.rule} {dict(sm.wildcards.items())}, attempt {attempt}\n")
     script = os.path.abspath(sys.argv[0])  # the script Snakemake runs (its copy with the `snakemake` object)
-    outcome = run_child([sys.executable, script], log_path, limit_s, {**os.environ, CHILD_ENV: "1"})
+    outcome = run_child([sys.executable, script], log_path, limit_s, {**os.environ, **QUIET_ENV, CHILD_ENV: "1"})
     missing = [str(f) for f in sm.output if not os.path.exists(f)]
     if outcome.ok and not missing:
+        print(f"{job_label(sm)}: done in {outcome.seconds:.0f} s, peak {outcome.peak_rss_mb:.0f} MB", file=sys.stderr)
         sys.exit(0)
     reason = outcome.reason() or f"ended without writing {', '.join(missing)}"
     note(log_path, REASON_PREFIX + reason)
@@ -192,9 +196,16 @@ def supervise(sm: Any, main: Callable[[Any], None], record: bool = False) -> Non
         sys.exit(128 + outcome.stopped_by if outcome.stopped_by else 1)
     from benchmark.failures import write_failure_outputs
 
-    write_failure_outputs([str(f) for f in sm.output], reason, sm.config, outcome.seconds, outcome.peak_rss_mb)
+    write_failure_outputs([str(f) for f in sm.output], reason, dict(sm.params.items()), outcome.seconds,
+                          outcome.peak_rss_mb)  # fmt: skip
     note(log_path, "recorded as failed in " + ", ".join(map(str, sm.output)))
     sys.exit(0)
+
+
+def job_label(sm: Any) -> str:
+    """`rule dataset/model/seed0`: the job in one line for the terminal."""
+    values = [f"seed{v}" if k == "seed" else str(v) for k, v in sm.wildcards.items()]
+    return f"{sm.rule} {'/'.join(values)}".rstrip()
 
 
 def note(log_path: str | None, line: str) -> None:

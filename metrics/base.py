@@ -8,6 +8,7 @@ from typing import Any
 
 KINDS = ("bio", "batch", "annotation", "ontology", "landscape", "cancer", "drug", "gene", "perturbation")
 REQUIREMENTS = ("labels", "batches", "ontology", "embedding", "go", "tissue", "calibration")
+RANGE_TOLERANCE = 1e-6  # rounding slack at a declared bound
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,22 @@ class Metric:
     description: str = ""
     scored: bool = True  # False: reported beside the scores, not aggregated into them
     scaled_by_task: bool = False  # True: the value is already on the task's reference scale; scoring keeps it
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"metric {self.name}: kind {self.kind!r} is not one of {KINDS}")
+        unknown = [r for r in self.requires if r not in REQUIREMENTS]
+        if unknown:
+            raise ValueError(f"metric {self.name}: requirements {unknown} are not among {REQUIREMENTS}")
+        if not self.range[0] <= self.range[1]:
+            raise ValueError(f"metric {self.name}: range {self.range} is empty")
+
+    def range_problem(self, value: float) -> str:
+        """Why ``value`` cannot be this metric's ('' when it lies in the declared range, or is NaN)."""
+        low, high = self.range
+        if math.isnan(value) or low - RANGE_TOLERANCE <= value <= high + RANGE_TOLERANCE:
+            return ""
+        return f"value {value!r} outside the declared range [{low:g}, {high:g}] of {self.name}: check the metric"
 
     def metadata(self) -> dict:
         return {

@@ -1,11 +1,17 @@
 """Shared fixtures: tiny seeded datasets (cached, returned as copies), the shared data folder, the golden
-fixtures of the published models, and the CI test config run once per session (read by the workflow and
-SLURM tests)."""
+fixtures of the published models, and the two shared end-to-end runs: the CI test config (read by the
+workflow tests) and a mini config (the reference of the reliability and SLURM tests), each run once per session."""
+
+import os
+
+# One thread per library in the test process, as Snakemake gives each job (OMP_NUM_THREADS = its `threads`):
+# on shared cores, PyTorch's and BLAS's spinning worker threads made small training steps 10-20x slower.
+# Set before NumPy and PyTorch are imported; a test that needs more sets it itself.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import functools
 import http.server
 import importlib
-import os
 import subprocess
 import sys
 import threading
@@ -15,6 +21,7 @@ from pathlib import Path
 
 import anndata as ad
 import pytest
+import yaml
 
 from benchmark.data.prepare import prepare_dataset
 from benchmark.paths import REPO_ROOT
@@ -108,7 +115,7 @@ def pbmc68k() -> ad.AnnData:
 
 @cache
 def _bundled_ontology():
-    from metrics.ontology import bundled_cell_ontology
+    from metrics.cell_ontology import bundled_cell_ontology
 
     return bundled_cell_ontology()
 
@@ -119,8 +126,8 @@ def small_ontology_view(terms: list[str]):
     import pandas as pd
 
     from benchmark.ontology import OntologyView
+    from metrics.cell_ontology import CellOntology
     from metrics.lcad import LCAD
-    from metrics.ontology import CellOntology
     from metrics.scgraph import ontology_vectors
 
     full = _bundled_ontology()
@@ -219,3 +226,28 @@ def test_config_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
     Tests read it and may rerun it (nothing to do), never change it."""
     workdir = tmp_path_factory.mktemp("test_config")
     return workdir, snakemake(workdir, REPO_ROOT / "config" / "test.yaml")
+
+
+def mini_config(folder: Path) -> Path:
+    """The test config cut to one dataset and four models (a control, two baselines, one scFM pretrained
+    here with checkpoints to resume from), a few metrics: what reruns, resumes and SLURM are compared on."""
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    config.update(run="mini", datasets=["sim_small"], models=["random", "hvg_pca", "scvi", "geneformer"])
+    config["model_params"] = {"scvi": {"max_epochs": 5}, "geneformer": {"steps": 80, "checkpoint_every": 10}}
+    config["tasks"] = {
+        "integration": {"metrics": ["kmeans_nmi", "silhouette_label", "ilisi", "scgraph_ontorwr", "rogi_pca"],
+                        "rogi_cells": 300},
+        "annotation": {"n_splits": 2, "train_fraction": 0.3},
+    }  # fmt: skip
+    path = folder / "mini.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mini_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """The mini config run locally once: its working directory, its config file and the Snakemake call.
+    Tests compare other runs of the same config with it, never change it."""
+    folder = tmp_path_factory.mktemp("mini")
+    configfile = mini_config(folder)
+    return folder / "run", configfile, snakemake(folder / "run", configfile)

@@ -4,9 +4,19 @@ import re
 import pytest
 import yaml
 
-from benchmark.config import check_config, id_pattern, load_catalog, load_config, load_schema, validate
+from benchmark.config import (
+    check_config,
+    id_pattern,
+    load_catalog,
+    load_config,
+    load_schema,
+    read_yaml,
+    section_settings,
+    task_settings,
+    validate,
+)
 from benchmark.errors import ConfigError
-from benchmark.paths import REPO_ROOT
+from benchmark.paths import REPO_ROOT, SCHEMA_DIR
 from benchmark.registry import discover, require
 
 CONFIGS = sorted((REPO_ROOT / "config").glob("*.yaml"))
@@ -121,3 +131,36 @@ def test_tasks_and_models_are_switched_off_from_any_config_file():
     config["tasks"] = {"integration": {"enabled": False}}
     with pytest.raises(ConfigError, match=r"every entry of `tasks` is switched off"):
         check_config(config)
+
+
+def test_config_readme_is_generated_from_the_schema():
+    """config/README.md lists every key with its default; regenerate it when the schema changes."""
+    from benchmark.config_reference import render
+
+    assert (REPO_ROOT / "config" / "README.md").read_text() == render(), (
+        "config/README.md is out of date: python -m benchmark.config_reference > config/README.md"
+    )
+    assert "| `tasks.annotation.n_splits` | integer | `5` |" in render()
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name != "datasets.yaml"], ids=lambda p: p.name)
+def test_snakemake_fills_the_same_defaults_as_the_python_entry_points(path):
+    """The workflow fills defaults with Snakemake's validate, Python with the same schema: equal results."""
+    from snakemake.utils import validate as snakemake_validate
+
+    ours, _ = check_config(read_yaml(path))
+    snakemakes, _ = check_config(
+        read_yaml(path), fill=lambda c: snakemake_validate(c, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True)
+    )
+    assert ours == snakemakes and ours["qc"] == {"min_genes": 25, "min_cells": 3}
+
+
+def test_defaults_fill_null_tasks_and_parts_of_a_config():
+    config = base_config()
+    config["tasks"] = {"annotation": None, "drug": {"n_splits": 3}}
+    filled, _ = check_config(config)
+    assert filled["tasks"]["annotation"]["train_fraction"] == 0.2 and filled["tasks"]["annotation"]["metrics"] is None
+    assert filled["tasks"]["drug"] == {"metrics": None, "n_splits": 3, "batch_margin": 0.05}
+    assert config["tasks"]["annotation"]["n_splits"] == 5  # the given dict is filled in place (snakemake.config)
+    assert task_settings("integration")["exact_knn_cells"] == 100_000
+    assert section_settings("precomputed.*", {"path": "e.h5ad"}) == {"path": "e.h5ad", "obsm_key": "X_emb"}

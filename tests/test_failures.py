@@ -152,5 +152,5 @@ def test_a_failed_jobs_log_holds_its_traceback(failing_run):
                                          "results/embed/sim_small/interrupts/seed0.json")  # fmt: skip
     assert "sys.exit(3)" in (logs / "exits" / "seed0.log").read_text()  # the line that exited
     assert "scfm-step failed: killed by SIGKILL" in (logs / "killed" / "seed0.log").read_text()
-    evaluate_log = work / "results" / "logs" / "evaluate" / "sim_small" / "integration" / "shuffled" / "seed0.log"
+    evaluate_log = work / "results" / "logs" / "evaluate" / "sim_small" / "shuffled" / "seed0.log"
     assert "ContractError" in evaluate_log.read_text() and "Traceback" in evaluate_log.read_text()

@@ -1,7 +1,7 @@
 """The published models against their original code: each golden case (../shared/golden, see its README.md
 and each CASE.md) holds a random-weight checkpoint written by the original code in the official layout,
 40 PBMC cells, and the original pipeline's own tokens and embeddings. The checkpoint loads through the
-published loaders and the cells go through the embed rule's code (``benchmark.runner.embed_dataset`` with
+published loaders and the cells go through the embed rule's code (``benchmark.embedding.embed_dataset`` with
 the model plugin and a ``checkpoints.<model>`` entry). Tokens are compared first, so that a failure says
 whether tokenization or the forward pass diverges, then the embeddings at the case's tolerance.
 
@@ -16,9 +16,9 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from benchmark.embedding import embed_dataset
 from benchmark.io import write_h5ad
 from benchmark.registry import discover, load_class
-from benchmark.runner import embed_dataset
 from models.foundation import extract
 
 TOLERANCE = 1e-5  # absolute, float32 on CPU (README.md of the fixtures)

@@ -18,6 +18,7 @@ from benchmark.report.render import render_leaderboard
 from benchmark.scoring import compare_models, task_scores
 from tests.report_fixture import EVIL, build
 
+pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -292,7 +293,7 @@ def test_no_page_wide_overflow_and_the_banner_shows(page_of, tmp_path, width):
     assert scroll <= client, f"the page scrolls sideways at {width} px"
     assert page.is_visible("#origin-banner") and page.is_visible("#legend")
     origin = page.inner_text("#ranking tr[data-model=B] .origin")
-    assert origin == "in-repo, pretrained here on sim_corpus (3,000 cells, 400 steps, 2.5 min)"
+    assert origin == "in-repo, pretrained here on sim_corpus (3,000 cells, 400 steps)"
     sticky = page.eval_on_selector("#ranking tbody tr[data-model=A] td", "td => getComputedStyle(td).position")
     assert sticky == "sticky"
     page.screenshot(path=str(tmp_path / f"leaderboard-{width}.png"), full_page=True)

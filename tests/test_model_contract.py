@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from benchmark.embedding import check_needs
 from benchmark.errors import NotApplicable
 from benchmark.registry import discover, load_class
-from benchmark.runner import check_needs
 from tests.conftest import small_ontology_view
 
 SPECS = discover()
@@ -53,6 +53,11 @@ def test_embed_contract_and_determinism(model_id, sim, sim_ontology, checkpoint_
     assert first.ndim == 2 and first.shape[0] == sim.n_obs and first.shape[1] > 0
     assert np.all(np.isfinite(first))
     np.testing.assert_array_equal(first, second)  # same seed, same embedding on CPU
+    other_seed = np.asarray(make(model_id, 1, sim_ontology, checkpoint_root).embed(sim.copy()))
+    if SPECS[model_id].stochastic:
+        assert not np.array_equal(first, other_seed), "the seed never changes it: declare `stochastic: false`"
+    else:  # embedded once for every seed: the seed must not matter
+        np.testing.assert_array_equal(first, other_seed)
 
 
 @pytest.mark.parametrize("model_id", CLASSES)

@@ -68,10 +68,10 @@ def test_drug_task_scores_cell_line_labels_and_skips_drugs_it_cannot_split():
     X = np.c_[np.isin(lines, list(sensitive_lines)) * 2.0, rng.normal(size=(120, 3))] + rng.normal(
         scale=0.5, size=(120, 4)
     )
-    good = score_drug(X, label, lines, 0)
+    good = score_drug(X, label, lines, 0, "line_disjoint", 5)
     assert good["reason"] == "" and good["auroc"] > 0.95 and good["n_groups"] == 6
     lone = pd.Series(np.where(lines == "L0", "sensitive", "resistant"))  # one sensitive line only
-    assert score_drug(X, lone, lines, 0)["reason"] == (
+    assert score_drug(X, lone, lines, 0, "line_disjoint", 5)["reason"] == (
         "fewer than two classes in the training part when holding out ['L0']"
     )
     drug_c = np.where(lines == "L5", "unlabelled", label)
@@ -150,14 +150,14 @@ def test_finetuning_overfits_a_tiny_labelled_batch():
     model = FoundationModel("geneformer", EncoderConfig(hidden=32, layers=2, heads=4, ffn=64), len(vocabulary), 30,
                             0, 32)  # fmt: skip
     everything = np.arange(24)
-    settings = FinetuneSettings(unfrozen_layers=2, epochs=40, lr=3e-3, head_lr=1e-2, batch_size=8, val_fraction=0.0,
-                                patience=40)  # fmt: skip
+    settings = FinetuneSettings.from_config({"unfrozen_layers": 2, "epochs": 40, "lr": 3e-3, "head_lr": 1e-2,
+                                             "batch_size": 8, "val_fraction": 0.0, "patience": 40})  # fmt: skip
     extraction = {"pooling": "cls", "layer": -1, "normalize": False}
     predicted, log = finetune_split(model, tokenizer, cells, labels, everything, everything, extraction, settings, 0)
     assert np.array_equal(predicted, labels) and log["epochs_run"] >= 1
     again, _ = finetune_split(model, tokenizer, cells, labels, everything, everything, extraction, settings, 0)
     assert np.array_equal(again, predicted)  # seeded
-    probe = FinetuneSettings(unfrozen_layers=0, epochs=5, val_fraction=0.2)
+    probe = FinetuneSettings.from_config({"unfrozen_layers": 0, "epochs": 5, "val_fraction": 0.2})
     frozen_before = [p.detach().clone() for p in model.parameters()]
     finetune_split(model, tokenizer, cells, labels, everything, everything, extraction, probe, 0)
     assert all(torch.equal(a, b) for a, b in zip(frozen_before, model.parameters(), strict=True))  # never changed

@@ -16,8 +16,8 @@ from benchmark.ontology import (
     read_ontology,
 )
 from benchmark.paths import REPO_ROOT
+from metrics.cell_ontology import OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from metrics.lcad import LCAD
-from metrics.ontology import OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from tests.conftest import _bundled_ontology
 
 CL_2026 = "cell-ontology/cl-simple_v2026-03-26.obo"

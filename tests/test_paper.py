@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from benchmark.errors import ConfigError
+from benchmark.io import write_json
 from benchmark.paths import REPO_ROOT
 from benchmark.registry import check_checkpoints, discover
 
@@ -29,21 +30,35 @@ def _job_stats(stdout: str) -> Counter:
 
 def test_paper_config_dry_run_builds_the_full_matrix(tmp_path):
     config = yaml.safe_load(PAPER.read_text())
+    damaged = tmp_path / "results" / "maps" / "x.json"  # changed after it was written: a real run removes it
+    write_json({"maps": {}}, damaged)
+    damaged.write_text("{}")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO_ROOT / "workflow" / "Snakefile"),
                "--directory", str(tmp_path), "-n", "--configfile", str(PAPER)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and ".snakemake" not in p.parts}
+    assert after == before  # a dry run writes and deletes nothing (but Snakemake's own .snakemake/)
     datasets, models, seeds, tasks = (len(config[k]) for k in ("datasets", "models", "seeds", "tasks"))
     assert (datasets, len(config["checkpoints"]), seeds, tasks) == (5, 6, 5, 2)
-    expected = {"ontology": 1, "prepare_dataset": datasets, "embed": datasets * models * seeds,
-                "evaluate": datasets * models * seeds * tasks, "embedding_maps": datasets, "aggregate": 1,
-                "report": 1, "all": 1}  # fmt: skip
+    specs = discover()
+    stochastic = [m for m in config["models"] if specs[m].stochastic]
+    deterministic = [m for m in config["models"] if not specs[m].stochastic]
+    assert len(deterministic) == 6  # hvg, hvg_pca and the four published scFMs that draw nothing at random
+    # Deterministic models are embedded once, for every seed; one evaluate job scores every task of an embedding.
+    expected = {"ontology": 1, "prepare_dataset": datasets, "embed": datasets * (len(stochastic) * seeds +
+                len(deterministic)), "evaluate": datasets * models * seeds, "embedding_maps": datasets,
+                "aggregate": 1, "report": 1, "all": 1}  # fmt: skip
     expected["total"] = sum(expected.values())
     assert _job_stats(result.stdout) == expected  # no pretrain job: every scFM loads its published weights
     for dataset in config["datasets"]:
         assert f"results/data/{dataset}/dataset.h5ad" in result.stdout
     for model in config["checkpoints"]:
-        assert f"results/embed/hlca_core/{model}/seed4.h5ad" in result.stdout
+        last = f"results/embed/hlca_core/{model}/seed4.h5ad"
+        assert (last in result.stdout) == (model in stochastic), model
+        assert f"results/embed/hlca_core/{model}/seed0.h5ad" in result.stdout
+    assert "results/scores/hlca_core/geneformer/seed4.tsv" in result.stdout  # scored for every seed
 
 
 def test_models_that_only_load_published_weights_need_a_checkpoint_entry():

@@ -1,7 +1,8 @@
-"""The CI test config through a real one-node SLURM on this machine (Debian `slurm-wlm` and `munge`):
-slurmctld, slurmd and munged on localhost, the workflow run with `--workflow-profile slurm`
-(cluster-generic executor, benchmark/cluster.py). Every Snakemake job must run as a SLURM job (the
-scheduler's job-completion log), GPU jobs must ask for a GRES, and the scores must equal the local run's.
+"""The mini config (tests/conftest.py: a control, two baselines, an scFM pretrained here) through a real
+one-node SLURM on this machine (Debian `slurm-wlm` and `munge`): slurmctld, slurmd and munged on localhost,
+the workflow run with `--workflow-profile slurm` (cluster-generic executor, benchmark/cluster.py). Every
+Snakemake job must run as a SLURM job (the scheduler's job-completion log), GPU jobs must ask for a GRES,
+and the scores must equal the local run's.
 
 Skipped where SLURM is not installed or the test is not root (it writes /etc/slurm/slurm.conf, backed up
 and restored, and starts the daemons); an error instead when SCFM_REQUIRE_SLURM=1 (CI).
@@ -23,11 +24,12 @@ from benchmark.paths import REPO_ROOT
 from benchmark.registry import discover
 from tests.conftest import snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 SLURM_ETC = Path("/etc/slurm")
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 PROGRAMS = ("sbatch", "squeue", "scontrol", "sinfo", "slurmctld", "slurmd", "munged", "munge")
 # What the comparison ignores: timings, memory, paths (they differ between any two runs).
+LOCAL_RULES = {"all", "aggregate", "report"}  # workflow/Snakefile `localrules`: run by Snakemake itself
 COMPARED = ("scores", "task_scores", "ranking", "fronts", "finetune_comparison", "failures", "rogi_vs_f1")
 
 
@@ -198,28 +200,29 @@ def model_of(job_name: str) -> str | None:
     return rest.rsplit(".", 2)[1] if rule in ("embed", "finetune") else None
 
 
-def test_test_config_through_slurm(test_config_run, slurm, tmp_path):
-    local_dir, local = test_config_run  # the local run (first: the daemons start after it)
+def test_the_mini_config_through_slurm(mini_run, slurm, tmp_path):
+    local_dir, configfile, local = mini_run  # the local run (first: the daemons start after it)
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), SBIN_PATH])}  # scfm-slurm
     started = time.monotonic()
     result = snakemake(
-        tmp_path, REPO_ROOT / "config" / "test.yaml", "--workflow-profile", "slurm",
+        tmp_path, configfile, "--workflow-profile", "slurm",
         "--jobs", "3", "--latency-wait", "5", "--seconds-between-status-checks", "2",
         env=env, timeout=3600,
     )  # fmt: skip
     seconds = time.monotonic() - started
     log = result.stderr
 
-    # Every job went through sbatch, and SLURM ran each to completion (no retry was needed).
+    # Every job but the local rules went through sbatch, and SLURM ran each to completion (no retry was needed).
     stats = job_stats(log)
     assert stats == job_stats(local.stderr)
+    assert set(re.findall(r"^localrule (\w+):$", log, re.M)) == LOCAL_RULES
     submitted = dict(re.findall(r"Submitted job (\d+) with external jobid '([^']+)'", log))
-    assert len(submitted) == sum(stats.values()) - stats["all"]  # `all` only collects
+    assert len(submitted) == sum(n for rule, n in stats.items() if rule not in LOCAL_RULES)
     finished = completed_jobs(slurm.jobcomp)
     assert set(submitted.values()) <= set(finished)
     assert {finished[j]["JobState"] for j in submitted.values()} == {"COMPLETED"}
     rules = {name.split(".")[0] for name in (finished[j]["Name"] for j in submitted.values())}
-    assert rules == set(stats) - {"all"}
+    assert rules == set(stats) - LOCAL_RULES
 
     # GPU rules (model.yaml gpu: 1) asked SLURM for a GPU, and no other job did.
     specs = discover(REPO_ROOT / "models")
@@ -230,12 +233,12 @@ def test_test_config_through_slurm(test_config_run, slurm, tmp_path):
         wants_gpu = model is not None and specs[model].resources.get("gpu", 0) > 0
         assert ("gres:gpu:1" in job.get("TresPerNode", "")) == wants_gpu, job["JobName"]
         gpu_jobs += wants_gpu
-    assert gpu_jobs >= 4 + 2 * 4  # pretrain and embed of the four scFMs at least
+    assert gpu_jobs == 3  # Geneformer's pretrain and embed, scVI's embed
 
     # The same numbers as the local run.
-    ours = json.loads((tmp_path / "reports" / "test" / "results.json").read_text())
-    theirs = json.loads((local_dir / "reports" / "test" / "results.json").read_text())
+    ours = json.loads((tmp_path / "reports" / "mini" / "results.json").read_text())
+    theirs = json.loads((local_dir / "reports" / "mini" / "results.json").read_text())
     for key in COMPARED:
         assert ours[key] == theirs[key], key
-    assert (tmp_path / "reports" / "test" / "leaderboard.html").exists()
+    assert (tmp_path / "reports" / "mini" / "leaderboard.html").exists()
     print(f"SLURM: daemons up in {slurm.start_s:.1f} s; {len(submitted)} jobs through sbatch in {seconds:.0f} s")

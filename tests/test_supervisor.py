@@ -3,6 +3,7 @@ failure records a model step leaves (benchmark.supervisor, benchmark.failures)."
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -83,8 +84,8 @@ def main(sm):
     {body}
 
 outputs = ["results/embed/d/m/seed0.h5ad", "results/embed/d/m/seed0.json"]
-sm = SimpleNamespace(log=["job.log"], output=outputs, rule="embed", wildcards=Wildcards(dataset="d"), config={{}},
-                     resources=SimpleNamespace(runtime=5, attempt={attempt}))
+sm = SimpleNamespace(log=["job.log"], output=outputs, rule="embed", wildcards=Wildcards(dataset="d", seed="0"),
+                     params=Wildcards(), resources=SimpleNamespace(runtime=5, attempt={attempt}))
 supervise(sm, main, record={record})
 """
 
@@ -100,6 +101,7 @@ def glue(tmp_path: Path, body: str, record: bool = True, attempt: int = 1, attem
 def test_a_model_step_that_dies_leaves_failed_outputs(tmp_path):
     result = glue(tmp_path, "sys.exit(3)")
     assert result.returncode == 0, result.stderr
+    assert "embed d/seed0" not in result.stderr  # the one line of a job that ended well
     embedding = ad.read_h5ad(tmp_path / "results/embed/d/m/seed0.h5ad")
     assert embedding.uns["status"] == {"status": "failed", "message": "exit code 3 (SystemExit: 3)"}
     record = json.loads((tmp_path / "results/embed/d/m/seed0.json").read_text())
@@ -119,12 +121,15 @@ def test_other_steps_and_early_attempts_fail_for_snakemake(tmp_path):
     silent = glue(tmp_path, "pass", attempt=2, attempts=2)
     assert silent.returncode == 0
     assert "ended without writing results/embed/d/m/seed0.h5ad" in (tmp_path / "job.log").read_text()
+    done = glue(tmp_path, "from pathlib import Path; [Path(p).parent.mkdir(parents=True, exist_ok=True) or "
+                          "Path(p).touch() for p in outputs]")  # fmt: skip
+    assert done.returncode == 0 and re.search(r"^embed d/seed0: done in \d+ s, peak \d+ MB$", done.stderr, re.M)
 
 
 def test_lost_jobs_are_recorded_from_their_log(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     outputs = ["results/finetune/d/m/seed0.tsv.gz", "results/finetune/d/m/seed0.json"]
-    assert recordable(outputs) and recordable(["results/scores/d/integration/m/seed0.tsv"])
+    assert recordable(outputs) and recordable(["results/scores/d/m/seed0.tsv", "results/details/d/m/seed0.tsv.gz"])
     assert not recordable(["results/data/d/dataset.h5ad"])
     log = tmp_path / "finetune.log"
     log.write_text("scfm-step: finetune\nscfm-step failed: killed by SIGKILL (9)\n")
@@ -133,9 +138,19 @@ def test_lost_jobs_are_recorded_from_their_log(tmp_path, monkeypatch):
         {"rule": "finetune", "outputs": outputs, "log": str(log), "benchmark": "results/benchmarks/f.tsv"},
         {"rule": "prepare_dataset", "outputs": ["results/data/d/dataset.h5ad"], "log": None, "benchmark": None},
     ]
-    assert record_lost_jobs(jobs, {}) == outputs
+    assert record_lost_jobs(jobs) == outputs
     assert pd.read_csv(outputs[0], sep="\t").empty
     record = json.loads(Path(outputs[1]).read_text())
     assert record["status"] == "failed" and record["message"] == f"killed by SIGKILL (9); log: {log}"
     assert pd.read_csv("results/benchmarks/f.tsv", sep="\t")["s"].isna().all()
     assert not Path("results/data").exists()
+    # An evaluate job records a failed row for every metric of every task it was to score (its `tasks` param).
+    scores = ["results/scores/d/m/seed0.tsv", "results/details/d/m/seed0.tsv.gz"]
+    tasks = {"integration": {"config": {"metrics": ["kmeans_nmi", "ilisi"]}, "seed": 1}, "cancer": {"config": {}}}
+    record_lost_jobs([{"rule": "evaluate", "outputs": scores, "log": None, "params": {"tasks": tasks}}])
+    rows = pd.read_csv(scores[0], sep="\t")
+    assert list(zip(rows["task"], rows["metric"], strict=True)) == [
+        ("integration", "kmeans_nmi"), ("integration", "ilisi"),
+        ("cancer", "cancer_accuracy"), ("cancer", "cancer_auroc"), ("cancer", "cancer_auprc"),
+    ]  # fmt: skip
+    assert set(rows["status"]) == {"failed"} and rows["value"].isna().all()

@@ -11,6 +11,7 @@ import pandas as pd
 import scanpy as sc
 from scipy import sparse
 
+from benchmark.config import section_settings
 from benchmark.data import obs_query
 from benchmark.data.contract import UNLABELLED, labelled_mask, validate_dataset
 from benchmark.data.preprocess import unintegrated_pca
@@ -372,7 +373,8 @@ def prepare_dataset(
     """Load, standardise, QC and validate one catalog entry; record provenance in ``uns['dataset']``."""
     raw, checksum, origin = load_source(dataset_id, entry, data_dir, cache_dir)
     where = f"dataset '{dataset_id}' ({origin})"
-    min_genes, min_cells = int(qc.get("min_genes", 25)), int(qc.get("min_cells", 3))
+    qc = section_settings("qc", qc)
+    min_genes, min_cells = int(qc["min_genes"]), int(qc["min_cells"])
     if raw.isbacked:  # large: read in chunks, never the whole input at once
         adata, n_input = standardize_backed(raw, entry, where, min_genes, min_cells, CHUNK_CELLS)
         raw.file.close()

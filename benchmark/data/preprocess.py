@@ -11,7 +11,9 @@ from benchmark.data.contract import n_batches
 def log_normalized(adata: ad.AnnData, target_sum: float = 1e4) -> ad.AnnData:
     """log1p(counts per ``target_sum``) in a new AnnData of X, obs, var and uns; log-normalised inputs keep
     their values. Only X is copied (not obsm or layers), and normalised in place: it is large at scale."""
-    out = ad.AnnData(adata.X.copy(), obs=adata.obs.copy(), var=adata.var.copy(), uns=adata.uns)
+    # A copy of uns: scanpy's log1p records itself there, and would then warn that the next (count) input
+    # "seems to be already log-transformed".
+    out = ad.AnnData(adata.X.copy(), obs=adata.obs.copy(), var=adata.var.copy(), uns=dict(adata.uns))
     if adata.uns["dataset"]["x_kind"] == "counts":
         sc.pp.normalize_total(out, target_sum=target_sum)
         sc.pp.log1p(out)

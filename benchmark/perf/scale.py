@@ -90,8 +90,8 @@ def stage_prepare(out: Path, dataset: str) -> dict:
 
 
 def stage_embed(out: Path, dataset: str, model: str) -> dict:
+    from benchmark.embedding import embed_dataset
     from benchmark.registry import discover
-    from benchmark.runner import embed_dataset
 
     spec = discover(REPO / "models")[model]
     folder = out / dataset / model

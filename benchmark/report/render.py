@@ -100,8 +100,8 @@ def origin_banner(results: dict) -> str:
     origins = [models[m]["origin"] for m in in_repo]
     corpus = sorted({c for o in origins for c in o.get("corpus", [])})
     cells = max((o.get("corpus_cells") or 0 for o in origins), default=0)
-    minutes = max((o.get("minutes") or 0 for o in origins), default=0)
-    size = f" ({cells:,} cells, at most {minutes:.1f} min each)" if cells else ""
+    steps = max((o.get("steps") or 0 for o in origins), default=0)
+    size = f" ({cells:,} cells, at most {steps:,} steps each)" if cells else ""
     verb = "is a small in-repo model" if len(names) == 1 else "are small in-repo models"
     return (f"{listed} {verb} pretrained in this run on {', '.join(corpus) or 'a small corpus'}{size}, not the "
             "published checkpoints: their scores say nothing about the published models.")  # fmt: skip

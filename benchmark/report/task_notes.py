@@ -13,7 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from benchmark.tasks.drug import BATCH_MARGIN, drug_protocol
+from benchmark.config import task_settings
+from benchmark.tasks.drug import drug_protocol
 from benchmark.tasks.perturbation import MEASURES
 
 PROTOCOL_TEXT = {
@@ -41,7 +42,7 @@ def _first_message(results: dict, dataset: str, task: str) -> str:
 
 
 def drug_notes(results: dict) -> list[dict]:
-    margin = float((results["config"]["tasks"].get("drug") or {}).get("batch_margin", BATCH_MARGIN))
+    margin = float(task_settings("drug", results["config"]["tasks"].get("drug"))["batch_margin"])
     values = _mean_values(results, "drug")
     notes = []
     for dataset, info in results["datasets"].items():

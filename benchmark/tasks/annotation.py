@@ -21,6 +21,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmark.config import task_settings
 from benchmark.data.contract import label_problem, labelled_mask
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
@@ -157,7 +158,7 @@ ANNOTATION_DEFAULT = tuple(ANNOTATION_METRICS)
 
 
 def annotation_metrics(task_config: dict) -> list[Metric]:
-    return select(ANNOTATION_METRICS, task_config.get("metrics"), ANNOTATION_DEFAULT, "tasks.annotation.metrics")
+    return select(ANNOTATION_METRICS, "annotation", task_config, ANNOTATION_DEFAULT)
 
 
 def make_splits(
@@ -181,17 +182,18 @@ class AnnotationCells:
 def annotation_cells(dataset, config: dict, seed: int, ontology_problem: str = "") -> AnnotationCells:
     """Seeded stratified splits over the labelled cells of the types with enough cells; identical for
     every model. Unlabelled cells are neither trained nor tested on."""
+    config = task_settings("annotation", config)
     labels = dataset.obs["cell_type"].astype(str).to_numpy()
     labelled = labelled_mask(dataset)
     counts = pd.Series(labels[labelled]).value_counts()
-    min_cells = int(config.get("min_cells_per_type", 10))
+    min_cells = int(config["min_cells_per_type"])
     kept_types = counts.index[counts >= min_cells]
     keep = labelled & np.isin(labels, kept_types)
     problems = {"labels": label_problem(dataset), "ontology": ontology_problem}
     if not problems["labels"] and len(kept_types) < 2:
         problems["labels"] = f"fewer than 2 cell types have >= {min_cells} cells"
     splits = [] if problems["labels"] else make_splits(
-        labels[keep], int(config.get("n_splits", 5)), float(config.get("train_fraction", 0.2)), seed
+        labels[keep], int(config["n_splits"]), float(config["train_fraction"]), seed
     )  # fmt: skip
     return AnnotationCells(keep, labels[keep], splits, problems, counts[counts < min_cells])
 
@@ -204,14 +206,14 @@ def _with_ontology(inputs: AnnotationInput, dataset, ontology, problems: dict[st
 
 
 def evaluate_annotation(ctx: TaskContext) -> list[dict]:
-    dataset, config = ctx.dataset, ctx.config
+    dataset, config = ctx.dataset, ctx.settings("annotation")
     cells = annotation_cells(dataset, config, ctx.seed, ctx.ontology_problem)
     inputs = AnnotationInput(
         X=np.asarray(ctx.X)[cells.keep],
         labels=cells.labels,
         cells=dataset.obs_names.to_numpy()[cells.keep],
         splits=cells.splits,
-        knn_neighbors=int(config.get("knn_neighbors", 15)),
+        knn_neighbors=int(config["knn_neighbors"]),
         seed=ctx.seed,
     )
     _with_ontology(inputs, dataset, ctx.ontology, cells.problems)
@@ -238,7 +240,7 @@ FINETUNE_METRICS: dict[str, Metric] = {m.name: m for m in _probe_metrics("finetu
 
 
 def finetune_metrics(task_config: dict) -> list[Metric]:
-    return select(FINETUNE_METRICS, task_config.get("metrics"), tuple(FINETUNE_METRICS), "tasks.finetune.metrics")
+    return select(FINETUNE_METRICS, "finetune", task_config, tuple(FINETUNE_METRICS))
 
 
 def evaluate_finetuned(ctx: TaskContext, predictions: pd.DataFrame) -> list[dict]:

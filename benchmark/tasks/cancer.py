@@ -40,7 +40,7 @@ CANCER_METRICS = {
 
 
 def cancer_metrics(task_config: dict) -> list[Metric]:
-    return select(CANCER_METRICS, task_config.get("metrics"), tuple(CANCER_METRICS), "tasks.cancer.metrics")
+    return select(CANCER_METRICS, "cancer", task_config, tuple(CANCER_METRICS))
 
 
 def cancer_problem(obs: pd.DataFrame) -> str:

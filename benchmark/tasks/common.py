@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from benchmark.config import task_settings
 from metrics.base import Metric
 
 log = logging.getLogger(__name__)
@@ -23,19 +24,26 @@ def run_metrics(metrics: list[Metric], inputs: object, problems: dict[str, str])
             continue
         start = time.perf_counter()
         try:
-            row["value"] = float(metric.fn(inputs))
+            value = float(metric.fn(inputs))
         except Exception as error:  # one broken metric never hides the others
             log.exception("metric %s failed", metric.name)
             row.update(status="failed", message=f"{type(error).__name__}: {error}")
+        else:
+            row["value"] = value
+            row["message"] = metric.range_problem(value)  # kept, and said beside it (results, scores.tsv, log)
+            if row["message"]:
+                log.warning(row["message"])
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows
 
 
-def select(registry: dict[str, Metric], names: list[str] | None, default: tuple[str, ...], key: str) -> list[Metric]:
-    """The configured metrics (default set when ``names`` is null), with a clear error for unknown names."""
-    names = list(names or default)
+def select(registry: dict[str, Metric], task: str, task_config: dict, default: tuple[str, ...]) -> list[Metric]:
+    """The task's configured metrics (the default set when `metrics` is null), with a clear error for unknown names."""
+    names = list(task_settings(task, task_config)["metrics"] or default)
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"config key `{key}` names unknown metrics {unknown}; known: {', '.join(registry)}")
+        raise ValueError(
+            f"config key `tasks.{task}.metrics` names unknown metrics {unknown}; known: {', '.join(registry)}"
+        )
     return [registry[n] for n in names]

@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from benchmark.config import task_settings
 from benchmark.ontology import OntologyView, ontology_problem
 
 
@@ -17,6 +18,10 @@ class TaskContext:
     seed: int
     ontology: OntologyView | None = None
     details: list[pd.DataFrame] = field(default_factory=list)  # per-cell or per-type tables to save
+
+    def settings(self, task: str) -> dict:
+        """``config`` with the task's defaults from the config schema."""
+        return task_settings(task, self.config)
 
     @property
     def ontology_problem(self) -> str:

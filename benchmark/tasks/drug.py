@@ -30,8 +30,6 @@ from metrics.base import Metric
 
 PREFIX = "drug_"
 PROTOCOLS = ("line_disjoint", "within_line")
-N_SPLITS = 5
-BATCH_MARGIN = 0.05  # AUROC a within-line model must gain over batch_only before its score is credited to biology
 
 
 @dataclass
@@ -57,7 +55,7 @@ DRUG_METRICS = {
 
 
 def drug_metrics(task_config: dict) -> list[Metric]:
-    return select(DRUG_METRICS, task_config.get("metrics"), tuple(DRUG_METRICS), "tasks.drug.metrics")
+    return select(DRUG_METRICS, "drug", task_config, tuple(DRUG_METRICS))
 
 
 def drug_protocol(dataset_info: dict) -> str:
@@ -77,8 +75,7 @@ def prevalence_corrected(probability: np.ndarray, prevalence: np.ndarray) -> np.
         return np.where(np.isinf(odds), 1.0, odds / (1 + odds))
 
 
-def score_drug(X: np.ndarray, labels: pd.Series, groups: np.ndarray, seed: int, protocol: str = "line_disjoint",
-               n_splits: int = N_SPLITS) -> dict:  # fmt: skip
+def score_drug(X: np.ndarray, labels: pd.Series, groups: np.ndarray, seed: int, protocol: str, n_splits: int) -> dict:
     """One drug: its AUROC and AUPRC (and Brier score within a line), or the reason it is skipped."""
     labelled = (labels != "unlabelled").to_numpy()
     sensitive = (labels == "sensitive").to_numpy()[labelled]
@@ -119,7 +116,7 @@ def evaluate_drug(ctx: TaskContext) -> list[dict]:
         problems["labels"] = "the dataset declares no drug responses and group (catalog drug_response, keys.group)"
         return run_metrics(drug_metrics(ctx.config), None, problems)
     groups = obs["group"].astype(str).to_numpy() if "group" in obs else np.full(ctx.dataset.n_obs, "all")
-    n_splits = int(ctx.config.get("n_splits", N_SPLITS))
+    n_splits = int(ctx.settings("drug")["n_splits"])
     results, rows = DrugResults(), []
     for column in drugs:
         scored = score_drug(np.asarray(ctx.X), obs[column].astype(str), groups, ctx.seed, protocol, n_splits)

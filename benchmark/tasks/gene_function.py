@@ -24,11 +24,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmark.config import task_settings
 from benchmark.errors import ConfigError
 from benchmark.tasks.common import run_metrics, select
 from metrics.base import Metric
-
-BP_ROOT = "GO:0008150"
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -144,21 +143,22 @@ GENE_METRICS = {
 
 
 def gene_function_metrics(task_config: dict) -> list[Metric]:
-    return select(GENE_METRICS, task_config.get("metrics"), tuple(GENE_METRICS), "tasks.gene_function.metrics")
+    return select(GENE_METRICS, "gene_function", task_config, tuple(GENE_METRICS))
 
 
 def evaluate_gene_function(embedding: pd.DataFrame | None, genes: list[str], config: dict, resources: dict[str, str],
                            seed: int) -> tuple[list[dict], list[pd.DataFrame]]:  # fmt: skip
     """Score one model's gene embeddings on the dataset's genes; ``resources`` are the resolved files."""
-    min_genes, problems = int(config.get("min_genes", 20)), {"embedding": "", "go": "", "tissue": ""}
+    config = task_settings("gene_function", config)
+    min_genes, problems = int(config["min_genes"]), {"embedding": "", "go": "", "tissue": ""}
     go = tissue = None
     if embedding is None or embedding.dropna().empty:
         problems["embedding"] = problems["go"] = problems["tissue"] = "the model exported no gene embeddings"
     if "go_annotations" in resources and not problems["go"]:
         annotations = read_table(resources["go_annotations"])
-        annotations = annotations[annotations["ontology"] == config.get("go_namespace", "BP")]
-        go = go_labels(annotations, read_table(resources["go_edges"]), genes, config.get("go_root", BP_ROOT),
-                       min_genes, float(config.get("max_fraction", 0.5)))  # fmt: skip
+        annotations = annotations[annotations["ontology"] == config["go_namespace"]]
+        go = go_labels(annotations, read_table(resources["go_edges"]), genes, config["go_root"],
+                       min_genes, float(config["max_fraction"]))  # fmt: skip
         if go.shape[1] == 0:
             problems["go"] = f"no top-level GO term has >= {min_genes} of the dataset's genes"
     elif not problems["go"]:
@@ -170,6 +170,6 @@ def evaluate_gene_function(embedding: pd.DataFrame | None, genes: list[str], con
     elif not problems["tissue"]:
         problems["tissue"] = "no tissue file configured (tasks.gene_function.tissue)"
     inputs = GeneFunctionInput(embedding if embedding is not None else pd.DataFrame(), go, tissue,
-                               int(config.get("n_splits", 5)), seed)  # fmt: skip
+                               int(config["n_splits"]), seed)  # fmt: skip
     rows = run_metrics(gene_function_metrics(config), inputs, problems)
     return rows, inputs.details

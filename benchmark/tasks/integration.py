@@ -11,16 +11,15 @@ from benchmark.tasks.context import TaskContext
 from metrics.base import Metric, available_cores
 from metrics.integration import INTEGRATION_DEFAULT, INTEGRATION_METRICS, IntegrationInput
 from metrics.jax_setup import configure_jax
-from metrics.scib import EXACT_KNN_CELLS
 
 
 def integration_metrics(task_config: dict) -> list[Metric]:
-    return select(INTEGRATION_METRICS, task_config.get("metrics"), INTEGRATION_DEFAULT, "tasks.integration.metrics")
+    return select(INTEGRATION_METRICS, "integration", task_config, INTEGRATION_DEFAULT)
 
 
 def _inputs(ctx: TaskContext, cells: np.ndarray | slice) -> IntegrationInput:
     """The metrics' input for a subset of cells (a mask, or ``slice(None)`` for all)."""
-    dataset, config, ontology_problem = ctx.dataset, ctx.config, ctx.ontology_problem
+    dataset, config, ontology_problem = ctx.dataset, ctx.settings("integration"), ctx.ontology_problem
     return IntegrationInput(
         X=np.asarray(ctx.X)[cells],
         labels=dataset.obs["cell_type"].to_numpy().astype(str)[cells],
@@ -28,11 +27,11 @@ def _inputs(ctx: TaskContext, cells: np.ndarray | slice) -> IntegrationInput:
         X_pre=dataset.obsm["X_pca_unintegrated"][cells],
         cl_ids=None if ontology_problem else ctx.cl_ids[cells],
         ontology_distance=None if ontology_problem else ctx.ontology.distances,
-        include_diagonal=bool(config.get("scgraph_include_diagonal", False)),
-        rogi_cells=int(config.get("rogi_cells", 1000)),
-        rogi_pcs=int(config.get("rogi_pcs", 10)),
-        quadratic_cells=int(config.get("quadratic_cells", 50_000)),
-        exact_knn_cells=int(config.get("exact_knn_cells", EXACT_KNN_CELLS)),
+        include_diagonal=bool(config["scgraph_include_diagonal"]),
+        rogi_cells=int(config["rogi_cells"]),
+        rogi_pcs=int(config["rogi_pcs"]),
+        quadratic_cells=int(config["quadratic_cells"]),
+        exact_knn_cells=int(config["exact_knn_cells"]),
         seed=ctx.seed,
     )
 

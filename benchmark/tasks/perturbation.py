@@ -42,6 +42,7 @@ from scipy.stats import mannwhitneyu
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
+from benchmark.config import task_settings
 from benchmark.data.contract import UNLABELLED, is_labelled
 from benchmark.data.preprocess import highly_variable, log_normalized
 from benchmark.tasks.common import run_metrics, select
@@ -49,7 +50,7 @@ from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
 from metrics.perturbation import delta_pearson, energy_distance, scaled_to_references, squared_pearson
 
-DEFAULTS = {"n_genes": 2000, "n_neighbors": 30, "n_de_genes": 100, "n_pcs": 50, "max_cells": 500, "min_cells": 10}
+SETTINGS = ("n_genes", "n_neighbors", "n_de_genes", "n_pcs", "max_cells", "min_cells")  # defaults: the config schema
 MEASURES = {  # name: (label, raw direction: higher is better, description)
     "r2_all": ("R² mean, all genes", True, "scGen's R² (squared Pearson) of predicted vs observed mean expression"),
     "r2_de": ("R² mean, top DE genes", True, "the same R² over the target type's top differentially expressed genes"),
@@ -127,11 +128,12 @@ PERTURBATION_DEFAULT = tuple(PERTURBATION_METRICS)
 
 
 def perturbation_metrics(task_config: dict) -> list[Metric]:
-    return select(PERTURBATION_METRICS, task_config.get("metrics"), PERTURBATION_DEFAULT, "tasks.perturbation.metrics")
+    return select(PERTURBATION_METRICS, "perturbation", task_config, PERTURBATION_DEFAULT)
 
 
 def settings(task_config: dict) -> dict:
-    return {key: int(task_config.get(key, default)) for key, default in DEFAULTS.items()}
+    filled = task_settings("perturbation", task_config)
+    return {key: int(filled[key]) for key in SETTINGS}
 
 
 # ---------- the cells ----------

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from tqdm import tqdm
 
+from benchmark.config import task_settings
 from models.foundation.architectures import FoundationModel
 from models.foundation.extract import pool
 from models.foundation.tokenizers import CellTokens, Tokenizer
@@ -23,19 +24,22 @@ from models.foundation.tokenizers import CellTokens, Tokenizer
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    unfrozen_layers: int = 1
-    epochs: int = 20
-    lr: float = 1e-4  # encoder layers
-    head_lr: float = 1e-2
-    batch_size: int = 32
-    val_fraction: float = 0.1
-    patience: int = 3
-    class_weighting: bool = True
+    """`tasks.finetune` (defaults and meanings: workflow/schemas/config.schema.yaml)."""
+
+    unfrozen_layers: int
+    epochs: int
+    lr: float  # encoder layers
+    head_lr: float
+    batch_size: int
+    val_fraction: float
+    patience: int
+    class_weighting: bool
 
     @classmethod
     def from_config(cls, config: dict) -> "FinetuneSettings":
-        known = {k: v for k, v in config.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """The settings of ``config`` (the `tasks.finetune` section), the schema's defaults for those it lacks."""
+        filled = task_settings("finetune", config)
+        return cls(**{k: filled[k] for k in cls.__dataclass_fields__})
 
 
 class CellClassifier(nn.Module):

@@ -104,7 +104,7 @@ def checkpoint_origin(checkpoint: str | Path | dict, family: str) -> dict:
     """How the model was obtained, for the report: a published checkpoint (its name and the sha256 of its
     weights) or our own pretraining (corpus cells, steps and minutes from the checkpoint's config.json)."""
     if isinstance(checkpoint, dict):
-        from benchmark.data.sources import sha256_file
+        from benchmark.checksums import sha256_file
         from models.foundation.published.files import CheckpointFiles
 
         name = checkpoint.get("name") or Path(str(checkpoint.get("path") or "")).name or checkpoint["format"]

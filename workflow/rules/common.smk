@@ -1,22 +1,30 @@
 # Helpers only: config validation at start-up, the model registry, paths and per-job values.
+# Nothing here writes or deletes a file: the package is installed (pip install -e .), so imports work
+# without touching sys.path, and the integrity check of intermediates runs in `onstart` (workflow/Snakefile).
 import os
 import re
 import sys
 from pathlib import Path
 
+from snakemake.utils import validate
+
+from benchmark.config import check_config, id_pattern, task_settings
+from benchmark.failures import lost_jobs_message, record_lost_jobs
+from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint
+from benchmark.integrity import damaged_message, remove_corrupted
+from benchmark.paths import SCHEMA_DIR
+from benchmark.registry import check_checkpoints, discover, require, with_twin_settings
+from benchmark.seeds import derive_seed
+from benchmark.supervisor import ATTEMPTS_ENV
+from benchmark.tasks.plan import task_applies, unmet_need, unscheduled
+
 REPO = Path(workflow.basedir).parent
-sys.path.insert(0, str(REPO))
-
-from benchmark.config import check_config, id_pattern  # noqa: E402
-from benchmark.failures import lost_jobs_message, record_lost_jobs  # noqa: E402
-from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint  # noqa: E402
-from benchmark.integrity import remove_corrupted  # noqa: E402
-from benchmark.registry import check_checkpoints, discover, require, with_twin_settings  # noqa: E402
-from benchmark.seeds import derive_seed  # noqa: E402
-from benchmark.supervisor import ATTEMPTS_ENV  # noqa: E402
-from benchmark.tasks.plan import task_applies, unmet_need, unscheduled  # noqa: E402
-
-CONFIG, CATALOG = check_config(config, "config (config/config.yaml + --configfile/--config)")
+# Snakemake's validate fills the schema's defaults into `config` itself (what every job's snakemake.config holds).
+CONFIG, CATALOG = check_config(
+    config,
+    "config (config/config.yaml + --configfile/--config)",
+    fill=lambda settings: validate(settings, str(SCHEMA_DIR / "config.schema.yaml"), set_default=True),
+)
 SPECS = discover(REPO / "models")
 CONFIG = with_twin_settings(CONFIG, SPECS)  # random-init twins run with their scFM's params and checkpoint
 require(SPECS, CONFIG["models"], "config")
@@ -26,9 +34,6 @@ check_checkpoints(SPECS, CONFIG["models"], CHECKPOINTS, "config")
 # Plugins that cannot be a Python class ship models/<id>/rules.smk writing the same outputs.
 PLUGIN_RULES = [str(REPO / "models" / m / "rules.smk") for m, spec in SPECS.items() if spec.plugin_rule]
 CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.plugin_rule)
-if workflow.is_main_process:  # not inside cluster jobs, which re-read this file while others write
-    for damaged in remove_corrupted("results"):  # rebuilt below instead of read
-        print(f"rebuilding {damaged}: its content changed after it was written", file=sys.stderr)
 ID = id_pattern()  # dataset, model and run ids (workflow/schemas/config.schema.yaml)
 
 
@@ -55,15 +60,46 @@ def unscheduled_jobs():
     return unscheduled(CONFIG["datasets"], CONFIG["models"], list(CONFIG["tasks"]), CATALOG, SPECS)
 
 
-def score_paths():
+def evaluated_tasks(wildcards):
+    """The tasks the evaluate job of (dataset, model, seed) scores: settings and seed of each. A task's seed is
+    the same for every model: identical folds and subsamples make models comparable."""
+    d, m, s = wildcards.dataset, wildcards.model, int(wildcards.seed)
+    return {t: {"config": CONFIG["tasks"][t], "seed": derive_seed(s, d, t)} for t in CONFIG["tasks"] if applies(d, t, m)}
+
+
+def evaluate_runtime(wildcards, attempt):
+    """Minutes: 2 h per task scored, times the attempt."""
+    return 120 * len(evaluated_tasks(wildcards)) * attempt
+
+
+def embed_seed(model, seed):
+    """The seed whose embedding serves replicate ``seed``: its own for a stochastic model; the first seed's
+    for a deterministic one (model.yaml `stochastic: false`), embedded once for every seed."""
+    return seed if SPECS[model].stochastic else CONFIG["seeds"][0]
+
+
+def embedding_file(dataset, model, seed):
+    return f"results/embed/{dataset}/{model}/seed{embed_seed(model, int(seed))}.h5ad"
+
+
+def embed_seeds(model):
+    """The seeds a model is embedded with: every seed, or the first only for a deterministic model."""
+    return sorted({embed_seed(model, s) for s in CONFIG["seeds"]})
+
+
+def evaluations():
+    """(dataset, model, seed) of every evaluate job: each has at least one task that applies."""
     return [
-        f"results/scores/{d}/{t}/{m}/seed{s}.tsv"
+        (d, m, s)
         for d in CONFIG["datasets"]
-        for t in CONFIG["tasks"]
         for m in CONFIG["models"]
         for s in CONFIG["seeds"]
-        if applies(d, t, m)
+        if any(applies(d, t, m) for t in CONFIG["tasks"])
     ]
+
+
+def score_paths():
+    return [f"results/scores/{d}/{m}/seed{s}.tsv" for d, m, s in evaluations()]
 
 
 def benchmark_jobs():
@@ -80,31 +116,31 @@ def benchmark_jobs():
     ]
     for d in CONFIG["datasets"]:
         for m in (m for m in CONFIG["models"] if embeds(d, m)):
-            for s in CONFIG["seeds"]:
-                jobs.append(
-                    {"stage": "embed", "dataset": d, "model": m, "seed": s,
-                     "path": f"results/benchmarks/embed/{d}/{m}/seed{s}.tsv"}
-                )
-                if "finetune" in CONFIG["tasks"] and applies(d, "finetune", m):
-                    jobs.append(
-                        {"stage": "finetune", "dataset": d, "model": m, "seed": s,
-                         "path": f"results/benchmarks/finetune/{d}/{m}/seed{s}.tsv"}
-                    )
-                for t in (t for t in CONFIG["tasks"] if applies(d, t, m)):
-                    jobs.append(
-                        {"stage": "evaluate", "dataset": d, "model": m, "seed": s, "task": t,
-                         "path": f"results/benchmarks/evaluate/{d}/{t}/{m}/seed{s}.tsv"}
-                    )
+            jobs += [
+                {"stage": "embed", "dataset": d, "model": m, "seed": s,
+                 "path": f"results/benchmarks/embed/{d}/{m}/seed{s}.tsv"}
+                for s in embed_seeds(m)
+            ]  # fmt: skip
+            if "finetune" in CONFIG["tasks"] and applies(d, "finetune", m):
+                jobs += [
+                    {"stage": "finetune", "dataset": d, "model": m, "seed": s,
+                     "path": f"results/benchmarks/finetune/{d}/{m}/seed{s}.tsv"}
+                    for s in CONFIG["seeds"]
+                ]  # fmt: skip
+    jobs += [
+        {"stage": "evaluate", "dataset": d, "model": m, "seed": s, "path": f"results/benchmarks/evaluate/{d}/{m}/seed{s}.tsv"}
+        for d, m, s in evaluations()
+    ]
     return jobs
 
 
 def run_infos():
-    """The embed step's run records (device, wall time, peak CPU/GPU memory, status)."""
+    """The embed step's run records (device, wall time, peak CPU/GPU memory, status), one per embed job."""
     return [
         {"dataset": d, "model": m, "seed": s, "path": f"results/embed/{d}/{m}/seed{s}.json"}
         for d in CONFIG["datasets"]
         for m in CONFIG["models"]
-        for s in CONFIG["seeds"]
+        for s in embed_seeds(m)
         if embeds(d, m)
     ]
 
@@ -145,15 +181,15 @@ def published_checkpoint(wildcards):
 
 
 def evaluate_inputs(wildcards):
-    """The dataset, the ontology, and what the task scores: the embedding, or the fine-tune predictions;
-    gene function also reads its label files (from the data directory)."""
+    """The dataset, the ontology, and what the tasks score: the embedding (for a deterministic model the one
+    made once for every seed), the fine-tune predictions; gene function also reads its label files."""
     inputs = {"dataset": f"results/data/{wildcards.dataset}/dataset.h5ad", **ONTOLOGY_FILES}
-    run = f"{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}"
-    if wildcards.task == "finetune":
-        inputs["embedding"] = f"results/finetune/{run}.tsv.gz"
-    else:
-        inputs["embedding"] = f"results/embed/{run}.h5ad"
-    if wildcards.task == "gene_function":
+    tasks = evaluated_tasks(wildcards)
+    if set(tasks) - {"finetune"}:
+        inputs["embedding"] = embedding_file(wildcards.dataset, wildcards.model, wildcards.seed)
+    if "finetune" in tasks:
+        inputs["predictions"] = f"results/finetune/{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}.tsv.gz"
+    if "gene_function" in tasks:
         inputs.update(gene_function_files())
     return inputs
 
@@ -162,11 +198,11 @@ def gene_function_files():
     """The gene-function label files, resolved against the data directory."""
     from benchmark.data.sources import resolve_data_dir  # here: it imports scanpy (seconds per cluster job)
 
-    settings = CONFIG["tasks"].get("gene_function") or {}
+    settings = CONFIG["tasks"]["gene_function"]
     data_dir = resolve_data_dir(CONFIG["data_dir"])
     files = {}
     for key in ("go_annotations", "go_edges", "tissue"):
-        if settings.get(key):
+        if settings[key]:
             path = Path(settings[key]).expanduser()
             files[key] = str(path if path.is_absolute() or data_dir is None else data_dir / path)
     return files
@@ -175,11 +211,6 @@ def gene_function_files():
 def annotation_seed(wildcards):
     """The annotation task's seed for this dataset: fine-tuning uses the probes' exact splits."""
     return derive_seed(int(wildcards.seed), wildcards.dataset, "annotation")
-
-
-def task_seed(wildcards):
-    """Same for every model: identical folds and subsamples make models comparable."""
-    return derive_seed(int(wildcards.seed), wildcards.dataset, wildcards.task)
 
 
 def model_seed(wildcards):
@@ -196,6 +227,27 @@ def model_resource(key, default, grow=False):
         return base * attempt if grow else base
 
     return value
+
+
+def model_step_resources(mem_mb, runtime):
+    """The resources of a model step (pretrain, embed, finetune): model.yaml's, else ``mem_mb`` (MB) and
+    ``runtime`` (minutes); `attempt` tells its supervisor whether a retry follows."""
+    return {
+        "attempt": attempt_number,
+        "gpu": model_resource("gpu", 0),
+        "mem_mb": model_resource("mem_mb", mem_mb, grow=True),
+        "runtime": model_resource("runtime", runtime, grow=True),
+    }
+
+
+def model_step_params():
+    """The params of a model step: the model's spec, its code (a rerun trigger) and its parameters (model.yaml,
+    the chosen variant, then the config's `model_params.<model>`)."""
+    return {
+        "spec": lambda wildcards: SPECS[wildcards.model],
+        "code": lambda wildcards: code_of_model(wildcards.model),
+        "model_params": lambda wildcards: SPECS[wildcards.model].params_with(CONFIG["model_params"].get(wildcards.model)),
+    }
 
 
 # Rerun triggers (Snakemake's params trigger): content hashes of what a job reads besides its input files.
@@ -233,6 +285,7 @@ def failed_model_steps():
             "outputs": [str(f) for f in job.output],
             "log": str(job.log[0]) if job.log else None,
             "benchmark": str(job.benchmark) if job.benchmark else None,
+            "params": dict(job.params.items()),
         }
         for job in failed
     ]

@@ -1,4 +1,5 @@
 rule prepare_dataset:
+    """Read one catalog entry (download once, check), apply the contract and QC, write the prepared dataset."""
     output:
         dataset="results/data/{dataset}/dataset.h5ad",
         summary="results/data/{dataset}/dataset.json",
@@ -22,6 +23,7 @@ rule prepare_dataset:
 
 
 rule ontology:
+    """Load the Cell Ontology as configured (checked for completeness), embed its terms (RWR + DCA)."""
     output:
         graph="results/ontology/cell_ontology.json.gz",
         vectors="results/ontology/dca_vectors.npz",

@@ -1,4 +1,6 @@
 rule embed:
+    """One model on one dataset: the cell embedding (and gene embeddings) with a run record. A deterministic
+    model (model.yaml `stochastic: false`) is embedded at the first seed only; that embedding serves every seed."""
     wildcard_constraints:
         model=CLASS_MODELS,
     input:
@@ -7,18 +9,11 @@ rule embed:
         embedding="results/embed/{dataset}/{model}/seed{seed}.h5ad",
         run_info="results/embed/{dataset}/{model}/seed{seed}.json",
     params:
-        spec=lambda wildcards: SPECS[wildcards.model],
-        code=lambda wildcards: code_of_model(wildcards.model),
-        model_params=lambda wildcards: SPECS[wildcards.model].params_with(
-            CONFIG["model_params"].get(wildcards.model)
-        ),
+        **model_step_params(),
         seed=model_seed,
         published=published_checkpoint,
     resources:
-        attempt=attempt_number,
-        gpu=model_resource("gpu", 0),
-        mem_mb=model_resource("mem_mb", 4000, grow=True),
-        runtime=model_resource("runtime", 60, grow=True),
+        **model_step_resources(mem_mb=4000, runtime=60),
     threads: model_threads
     log:
         "results/logs/embed/{dataset}/{model}/seed{seed}.log",

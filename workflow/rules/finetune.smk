@@ -1,4 +1,5 @@
 rule finetune:
+    """Fine-tune an scFM for cell-type annotation on the annotation task's splits; the test cells' predictions."""
     wildcard_constraints:
         model=CLASS_MODELS,
     input:
@@ -7,21 +8,14 @@ rule finetune:
         predictions="results/finetune/{dataset}/{model}/seed{seed}.tsv.gz",
         run_info="results/finetune/{dataset}/{model}/seed{seed}.json",
     params:
-        spec=lambda wildcards: SPECS[wildcards.model],
-        code=lambda wildcards: code_of_model(wildcards.model),
-        model_params=lambda wildcards: SPECS[wildcards.model].params_with(
-            CONFIG["model_params"].get(wildcards.model)
-        ),
-        annotation=lambda wildcards: CONFIG["tasks"].get("annotation") or {},
-        settings=lambda wildcards: CONFIG["tasks"].get("finetune") or {},
+        **model_step_params(),
+        annotation=task_settings("annotation", CONFIG["tasks"].get("annotation")),  # its splits, also when it is off
+        settings=CONFIG["tasks"].get("finetune"),
         seed=model_seed,
         split_seed=annotation_seed,
         published=published_checkpoint,
     resources:
-        attempt=attempt_number,
-        gpu=model_resource("gpu", 0),
-        mem_mb=model_resource("mem_mb", 4000, grow=True),
-        runtime=model_resource("runtime", 60, grow=True),
+        **model_step_resources(mem_mb=4000, runtime=60),
     threads: model_threads
     log:
         "results/logs/finetune/{dataset}/{model}/seed{seed}.log",

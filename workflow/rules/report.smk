@@ -1,4 +1,5 @@
 rule aggregate:
+    """Collect every score, run record and benchmark file of the run; scale, rank and write results.json."""
     input:
         scores=score_paths(),
         benchmarks=[job["path"] for job in benchmark_jobs()],
@@ -7,8 +8,8 @@ rule aggregate:
         run_infos=[job["path"] for job in run_infos()],
         checkpoints=[f"results/checkpoints/{m}/manifest.json" for m in CONFIG["models"] if pretrained_here(m)],
     output:
-        results="reports/{run}/results.json",
-        scores="reports/{run}/scores.tsv",
+        results=report("reports/{run}/results.json", caption="../report/results.rst", category="Results"),
+        scores=report("reports/{run}/scores.tsv", caption="../report/scores.rst", category="Results"),
     params:
         jobs=benchmark_jobs(),
         run_infos=run_infos(),
@@ -28,11 +29,12 @@ rule aggregate:
 
 
 rule report:
+    """Render the self-contained leaderboard page from results.json and the embedding maps."""
     input:
         results="reports/{run}/results.json",
         maps=[f"results/maps/{d}.json" for d in CONFIG["datasets"]],
     output:
-        html="reports/{run}/leaderboard.html",
+        html=report("reports/{run}/leaderboard.html", caption="../report/leaderboard.rst", category="Leaderboard"),
     resources:
         mem_mb=grows(2000),
         runtime=grows(15),
@@ -47,10 +49,11 @@ rule report:
 
 
 rule embedding_maps:
+    """UMAP maps of every model's (first-seed) embedding of one dataset, coloured by cell type and batch."""
     input:
         dataset="results/data/{dataset}/dataset.h5ad",
         embeddings=lambda wildcards: [
-            f"results/embed/{wildcards.dataset}/{m}/seed{CONFIG['seeds'][0]}.h5ad"
+            embedding_file(wildcards.dataset, m, CONFIG["seeds"][0])
             for m in CONFIG["models"]
             if embeds(wildcards.dataset, m)
         ],

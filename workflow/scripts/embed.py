@@ -1,4 +1,4 @@
-"""Snakemake glue for rule embed (see benchmark.runner.embed_dataset), supervised (benchmark.supervisor)."""
+"""Snakemake glue for rule embed (see benchmark.embedding.embed_dataset), supervised (benchmark.supervisor)."""
 
 from benchmark.supervisor import supervise
 
@@ -7,7 +7,7 @@ def main(sm) -> None:
     import logging
     from pathlib import Path
 
-    from benchmark.runner import embed_dataset
+    from benchmark.embedding import embed_dataset
 
     ontology = (sm.input.ontology_graph, sm.input.ontology_vectors) if hasattr(sm.input, "ontology_graph") else None
     status = embed_dataset(

@@ -8,8 +8,8 @@ def main(sm) -> None:
     from pathlib import Path
 
     from benchmark.data.contract import read_dataset
+    from benchmark.embedding import device_name
     from benchmark.registry import load_class
-    from benchmark.runner import device_name
     from models.foundation.corpus import build_corpus
 
     corpus = build_corpus([read_dataset(path) for path in sm.input.corpus])

@@ -4,10 +4,10 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from benchmark.embedding import embed_dataset, read_embedding, validate_embedding
 from benchmark.errors import ContractError
 from benchmark.io import write_h5ad
 from benchmark.registry import discover, read_spec
-from benchmark.runner import embed_dataset, read_embedding, validate_embedding
 
 PLUGIN_YAML = "name: {name}\nsummary: s\nkind: baseline\nclass: M\ncapabilities: [embed]\n{extra}"
 

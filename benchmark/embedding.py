@@ -1,4 +1,4 @@
-"""Run one model on one dataset: check its needs, embed, validate, and record status and cost."""
+"""The embed step: one model on one dataset: check its needs, embed, validate, record status and cost."""
 
 import json
 import logging
@@ -20,7 +20,6 @@ from benchmark.registry import ModelSpec, load_class
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("ok", "not_applicable", "failed")
 RECORDED_PACKAGES = ("torch", "scanpy", "anndata", "scvi-tools", "harmonypy", "scib-metrics", "numpy")
 
 
@@ -108,7 +107,7 @@ def embed_dataset(
     adata = read_dataset(str(dataset_path))
     # The model gets the dataset itself (no copy: at a million cells X is gigabytes), so keep what is written below.
     cells, genes, dataset_id = adata.obs_names.copy(), adata.var.copy(), adata.uns["dataset"]["id"]
-    device = device_name()
+    device = device_name() if spec.resources.get("gpu", 0) else "cpu"  # a CPU model's job never imports torch
     start = time.perf_counter()
     embedding, status, message, model, gene_table = None, "ok", "", None, None
     try:
