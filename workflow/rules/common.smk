@@ -107,8 +107,7 @@ def benchmark_jobs():
     jobs = [{"stage": "ontology", "dataset": "", "path": "results/benchmarks/ontology.tsv"}]
     jobs += [
         {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
-        for m in CONFIG["models"]
-        if pretrained_here(m) and any(embeds(d, m) for d in CONFIG["datasets"])
+        for m in pretrainings()
     ]
     jobs += [
         {"stage": "prepare_dataset", "dataset": d, "path": f"results/benchmarks/prepare_dataset/{d}.tsv"}
@@ -167,6 +166,11 @@ def embed_inputs(wildcards):
     if pretrained_here(wildcards.model):
         inputs["checkpoint"] = f"results/checkpoints/{wildcards.model}/manifest.json"
     return inputs
+
+
+def pretrainings():
+    """The scFMs pretrained in this run: those with our own pretraining that embed at least one dataset."""
+    return [m for m in CONFIG["models"] if pretrained_here(m) and any(embeds(d, m) for d in CONFIG["datasets"])]
 
 
 def pretrained_here(model):

@@ -6,7 +6,7 @@ rule aggregate:
         summaries=list(dataset_summaries().values()),
         ontology_graph=ONTOLOGY_FILES["ontology_graph"],
         run_infos=[job["path"] for job in run_infos()],
-        checkpoints=[f"results/checkpoints/{m}/manifest.json" for m in CONFIG["models"] if pretrained_here(m)],
+        checkpoints=[f"results/checkpoints/{m}/manifest.json" for m in pretrainings()],
     output:
         results=report("reports/{run}/results.json", caption="../report/results.rst", category="Results"),
         scores=report("reports/{run}/scores.tsv", caption="../report/scores.rst", category="Results"),
