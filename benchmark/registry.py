@@ -95,7 +95,10 @@ TWIN_SUFFIX = "_random_init"
 
 
 def random_init_twin(spec: ModelSpec) -> ModelSpec:
-    """The control ``<id>_random_init`` of a foundation model: its plugin and params with ``random_init``."""
+    """The control ``<id>_random_init`` of a foundation model: its plugin and params with ``random_init``.
+
+    It keeps the scFM's ``stochastic``: one draw of initial weights serves every replicate (an in-repo
+    twin's from the pretraining seed, a published one's from the first seed, where it is embedded)."""
     return replace(
         spec,
         id=spec.id + TWIN_SUFFIX,
@@ -105,7 +108,6 @@ def random_init_twin(spec: ModelSpec) -> ModelSpec:
         kind="control",
         control_roles={},
         params={**spec.params, "random_init": True},
-        stochastic=True,  # a published scFM's twin draws its weights from the replicate's seed
         reference=None,
         twin_of=spec.id,
     )
