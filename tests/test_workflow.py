@@ -18,7 +18,8 @@ pytestmark = pytest.mark.workflow
 BASELINES = ("hvg", "hvg_pca", "harmony", "scvi")
 CONTROLS = ("random", "batch_only", "label_oracle", "ontology_oracle")
 FOUNDATION = ("geneformer", "scgpt", "scbert", "scfoundation")
-MODELS = {*CONTROLS, *BASELINES, *FOUNDATION}
+TWINS = ("geneformer_random_init",)  # the test config's one random-init twin
+MODELS = {*CONTROLS, *BASELINES, *FOUNDATION, *TWINS}
 
 
 def check_report(workdir: Path, run: str, datasets: list[str], models: set[str] = MODELS) -> dict:
@@ -31,7 +32,7 @@ def check_report(workdir: Path, run: str, datasets: list[str], models: set[str] 
     covered = {(r["dataset"], r["task"], r["model"]) for r in results["task_scores"]}
     expected = {(d, t, m) for d in datasets for t in ("integration", "annotation") for m in models}
     if "finetune" in results["config"]["tasks"]:  # the models that can be fine-tuned, on labelled datasets
-        expected |= {(d, "finetune", m) for d in datasets for m in set(FOUNDATION) & models}
+        expected |= {(d, "finetune", m) for d in datasets for m in {*FOUNDATION, *TWINS} & models}
     assert covered == expected
     return results
 
@@ -85,7 +86,9 @@ def test_test_config_end_to_end(test_config_run):
     for dataset in results["datasets"]:
         assert_controls_bracket_baselines(results, dataset)
     not_applicable = {(r["dataset"], r["model"]) for r in results["task_scores"] if r["status"] == "not_applicable"}
-    assert not_applicable == {("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle", *FOUNDATION)}
+    assert not_applicable == {
+        ("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle", *FOUNDATION, *TWINS)
+    }
     assert {r["stage"] for r in results["resources"]} == {
         "ontology",
         "prepare_dataset",
@@ -95,11 +98,17 @@ def test_test_config_end_to_end(test_config_run):
         "evaluate",
     }
     finetuned = {(r["model"], r["metric"]): r for r in results["finetune_comparison"] if r["dataset"] == "sim_small"}
-    assert {m for m, _ in finetuned} == set(FOUNDATION)  # zero-shot and fine-tuned side by side
+    assert {m for m, _ in finetuned} == {*FOUNDATION, *TWINS}  # zero-shot and fine-tuned side by side
     assert all(r["zero_shot"] is not None and r["finetuned"] is not None for r in finetuned.values())
     assert "Zero-shot vs fine-tuned annotation" in (workdir / "reports" / "test" / "leaderboard.html").read_text()
     sim = {r["model"]: r for r in results["task_scores"] if r["dataset"] == "sim_small" and r["task"] == "integration"}
-    assert all(sim[m]["status"] == "ok" for m in FOUNDATION)  # the scFMs pretrained and embedded
+    assert all(sim[m]["status"] == "ok" for m in (*FOUNDATION, *TWINS))  # the scFMs pretrained and embedded
+    gains = {(g["dataset"], g["task"]): g for g in results["pretraining"]["gains"] if g["model"] == "geneformer"}
+    gain = gains[("sim_small", "integration")]  # the scFM beside its twin: score minus the twin's
+    assert gain["twin"] == "geneformer_random_init" and gain["gain"] == pytest.approx(
+        gain["value"] - gain["twin_value"]
+    )
+    assert results["models"]["geneformer_random_init"]["origin"]["source"] == "random-init"
     runs = {r["model"]: r for r in results["runs"] if r["dataset"] == "sim_small"}
     for model in FOUNDATION:
         assert runs[model]["status"] == "ok" and runs[model]["cells_per_s"] > 0
