@@ -44,11 +44,11 @@ PBMC68K_ENTRY = {
 QC = {"min_genes": 5, "min_cells": 1}
 
 
-def shared_data_dir() -> Path | None:
-    """$SCFM_DATA_DIR, else ../shared/data beside the checkout, else None."""
-    candidates = [os.environ.get("SCFM_DATA_DIR"), REPO_ROOT.parent / "shared" / "data"]
-    for candidate in candidates:
-        if candidate and Path(candidate, "MANIFEST.sha256").exists():
+def shared_dir(variable: str, folder: str, marker: str) -> Path | None:
+    """$``variable``, else ../shared/``folder`` beside the checkout, else None (a candidate counts only
+    if it holds ``marker``)."""
+    for candidate in (os.environ.get(variable), REPO_ROOT.parent / "shared" / folder):
+        if candidate and Path(candidate, marker).exists():
             return Path(candidate).resolve()
     return None
 
@@ -56,7 +56,7 @@ def shared_data_dir() -> Path | None:
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real data; a skip locally when absent, an error when SCFM_REQUIRE_DATA=1 (CI)."""
-    found = shared_data_dir()
+    found = shared_dir("SCFM_DATA_DIR", "data", "MANIFEST.sha256")
     if found is None:
         if os.environ.get("SCFM_REQUIRE_DATA") == "1":
             pytest.fail("SCFM_REQUIRE_DATA=1 but no shared data folder: set SCFM_DATA_DIR")
@@ -64,20 +64,11 @@ def data_dir() -> Path:
     return found
 
 
-def shared_golden_dir() -> Path | None:
-    """$SCFM_GOLDEN_DIR, else ../shared/golden beside the checkout, else None."""
-    candidates = [os.environ.get("SCFM_GOLDEN_DIR"), REPO_ROOT.parent / "shared" / "golden"]
-    for candidate in candidates:
-        if candidate and Path(candidate, "README.md").exists():
-            return Path(candidate).resolve()
-    return None
-
-
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     """The published models' golden fixtures (outputs of the original code); a skip locally when absent,
     an error when SCFM_REQUIRE_GOLDEN=1 (CI)."""
-    found = shared_golden_dir()
+    found = shared_dir("SCFM_GOLDEN_DIR", "golden", "README.md")
     if found is None:
         if os.environ.get("SCFM_REQUIRE_GOLDEN") == "1":
             pytest.fail("SCFM_REQUIRE_GOLDEN=1 but no golden fixtures folder: set SCFM_GOLDEN_DIR")
