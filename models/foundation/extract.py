@@ -98,11 +98,5 @@ def tokenize_cells(tokenizer: Tokenizer, adata: ad.AnnData, gene_map: GeneMap, r
 
 
 def gene_embeddings(model: FoundationModel, tokenizer: Tokenizer) -> tuple[list[str], np.ndarray]:
-    """The input embedding of every vocabulary gene (token table or gene-position table)."""
-    genes = tokenizer.vocabulary.genes
-    embeddings = model.embeddings
-    if model.family in ("geneformer", "scgpt"):
-        table = (embeddings.word if model.family == "geneformer" else embeddings.gene).weight
-        ids = [tokenizer.vocabulary.index[g] for g in genes]
-        return genes, table[ids].detach().cpu().numpy()
-    return genes, embeddings.gene.weight[: len(genes)].detach().cpu().numpy()
+    """The input embedding of every vocabulary gene (the family's token or gene-position table)."""
+    return tokenizer.vocabulary.genes, model.spec.gene_table(model, tokenizer)

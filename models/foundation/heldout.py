@@ -5,7 +5,8 @@ A seeded share of the corpus is held out of training. On those cells, positions 
 training (a fixed random stream; for the token families only the positions replaced by <mask> are
 scored, since the kept 10% show their answer) and the model's loss (cross-entropy or squared error, without scGPT's
 MVC term) and accuracy are compared with the *marginal* predictor, estimated on the training cells,
-which knows everything about a masked position except the rest of the cell:
+which knows everything about a masked position except the rest of the cell (what it conditions on is the
+family's ``baseline_key``):
 
 - Geneformer (which gene sits at a masked rank?): the genes' frequencies among the training cells' tokens;
 - scBERT (which expression bin has this gene?): the gene's bin frequencies;
@@ -23,8 +24,10 @@ import torch
 
 from models.foundation.architectures import FoundationModel
 from models.foundation.corpus import Corpus
-from models.foundation.masking import TOKEN_FAMILIES, maskable, reconstruct, reconstruction_loss
-from models.foundation.tokenizers import TokenBatch, Tokenizer
+from models.foundation.families import family_of
+from models.foundation.family import Family
+from models.foundation.masking import reconstruct
+from models.foundation.tokenizers import Tokenizer
 
 VALUE_TOLERANCE = 0.5
 BASELINE_CELLS = 2000  # training cells the marginal baseline is estimated on (a seeded sample)
@@ -49,13 +52,6 @@ def _batches(tokenizer: Tokenizer, cells: list, batch_size: int):
         yield tokenizer.collate(cells[start : start + batch_size])
 
 
-def _key(family: str, batch: TokenBatch) -> torch.Tensor:
-    """What the marginal predictor conditions on: nothing (Geneformer), else the masked gene."""
-    if family == "geneformer":
-        return torch.zeros_like(batch.ids)
-    return batch.ids if family == "scgpt" else batch.genes
-
-
 @dataclass
 class MarginalBaseline:
     """Per key: class log-probabilities (token families, add-one smoothed) or the mean value."""
@@ -64,16 +60,21 @@ class MarginalBaseline:
     table: torch.Tensor  # (keys, classes) log-probabilities, or (keys,) means
     fallback: torch.Tensor  # for keys never seen in training: the pooled distribution or mean
 
+    @property
+    def spec(self) -> Family:
+        return family_of(self.family)
+
     @classmethod
     def fit(cls, family: str, tokenizer: Tokenizer, batches) -> "MarginalBaseline":
+        spec = family_of(family)
         keys, targets = [], []
         for batch in batches:
-            where = maskable(family, batch)
-            keys.append(_key(family, batch)[where])
-            targets.append(batch.ids[where] if family in TOKEN_FAMILIES else batch.values[where])
+            where = spec.maskable(batch)
+            keys.append(spec.baseline_key(batch)[where])
+            targets.append(spec.target(batch)[where])
         key, target = torch.cat(keys), torch.cat(targets)
         n_keys = int(max(key.max().item() + 1, 1))
-        if family in TOKEN_FAMILIES:
+        if spec.predicts_tokens:
             n_classes = int(getattr(tokenizer, "n_tokens", len(tokenizer.vocabulary)))
             counts = torch.zeros(n_keys, n_classes, dtype=torch.float64)
             counts.index_put_((key, target), torch.ones(len(key), dtype=torch.float64), accumulate=True)
@@ -89,15 +90,15 @@ class MarginalBaseline:
     def predict(self, key: torch.Tensor) -> torch.Tensor:
         inside = key < len(self.table)
         rows = self.table[key.clamp(max=len(self.table) - 1)]
-        if self.family in TOKEN_FAMILIES:
+        if self.spec.predicts_tokens:
             return torch.where(inside[:, None], rows, self.fallback)
         return torch.where(inside, rows, self.fallback)
 
 
-def _score(family: str, output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+def _score(spec: Family, output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     """(summed loss, number correct) of one batch's masked positions."""
-    loss = float(reconstruction_loss(family, output, target)) * len(target)
-    if family in TOKEN_FAMILIES:
+    loss = float(spec.reconstruction_loss(output, target)) * len(target)
+    if spec.predicts_tokens:
         correct = (output.argmax(-1) == target).sum()
     else:
         correct = ((output.float() - target).abs() < VALUE_TOLERANCE).sum()
@@ -111,7 +112,7 @@ def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, 
     """Masked-prediction loss and accuracy of ``model`` on the ``heldout`` cells and of the marginal
     baseline fitted on (a sample of) the ``train`` cells; positions are masked with a fixed seed, at
     ``rate`` (None: the family's masking rate)."""
-    family = model.family
+    family, spec = model.family, model.spec
     sample = np.sort(np.random.default_rng([seed, 4]).permutation(train)[:BASELINE_CELLS])
     baseline = MarginalBaseline.fit(family, tokenizer, _batches(tokenizer, tokenize(tokenizer, corpus, sample, seed),
                                                                 batch_size))  # fmt: skip
@@ -124,7 +125,7 @@ def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, 
         if result is None:
             continue
         chosen = result.masked.chosen.cpu()
-        hidden = (result.masked.batch.ids.cpu() == tokenizer.mask_id)[chosen] if family in TOKEN_FAMILIES else None
+        hidden = (result.masked.batch.ids.cpu() == tokenizer.mask_id)[chosen] if spec.predicts_tokens else None
         output, target = result.output.cpu(), result.target.cpu()
         if hidden is not None:  # the kept and randomised tokens show (or mislead about) the answer: not scored
             output, target, chosen = (
@@ -132,9 +133,9 @@ def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, 
                 target[hidden],
                 chosen & (result.masked.batch.ids.cpu() == tokenizer.mask_id),
             )
-        loss, correct = _score(family, output, target)
-        guess = baseline.predict(_key(family, batch)[chosen])
-        base_loss, base_correct = _score(family, guess.float(), target)
+        loss, correct = _score(spec, output, target)
+        guess = baseline.predict(spec.baseline_key(batch)[chosen])
+        base_loss, base_correct = _score(spec, guess.float(), target)
         for name, value in (("loss", loss), ("correct", correct), ("baseline_loss", base_loss),
                             ("baseline_correct", base_correct), ("n", len(target))):  # fmt: skip
             totals[name] += value
@@ -147,5 +148,5 @@ def heldout_check(model: FoundationModel, tokenizer: Tokenizer, corpus: Corpus, 
         "accuracy": totals["correct"] / n,
         "baseline_loss": totals["baseline_loss"] / n,
         "baseline_accuracy": totals["baseline_correct"] / n,
-        "metric": "cross-entropy" if family in TOKEN_FAMILIES else "mean squared error",
+        "metric": "cross-entropy" if spec.predicts_tokens else "mean squared error",
     }

@@ -13,6 +13,7 @@ from models.foundation.architectures import reinitialise
 from models.foundation.checkpoint import load_checkpoint
 from models.foundation.corpus import Corpus
 from models.foundation.extract import embed_cells, gene_embeddings, tokenize_cells
+from models.foundation.families import family_of
 from models.foundation.finetune import FinetuneSettings, finetune_split
 from models.foundation.pretrain import pretrain
 from models.foundation.published import Published, load_published
@@ -20,7 +21,7 @@ from models.foundation.vocabulary import GeneMap, map_genes
 
 
 class FoundationPlugin(Model):
-    """Subclasses set ``family``; pooling, layer and sizes come from model.yaml params."""
+    """Subclasses set ``family`` (a name registered in ``models/foundation/families.py``); pooling, layer and sizes come from model.yaml params."""
 
     family = ""
 
@@ -94,12 +95,6 @@ class FoundationPlugin(Model):
         return gene_embeddings(published.model, published.tokenizer)
 
 
-BERT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-WEIGHT_FILES = {"geneformer": BERT_WEIGHTS, "langcell": BERT_WEIGHTS, "sccello": BERT_WEIGHTS,
-                "scgpt": ("best_model.pt",), "scfoundation": ("models.ckpt",),
-                "uce": ("4layer_model.torch", "33l_8ep_1024t_1280.torch")}  # fmt: skip
-
-
 def checkpoint_origin(checkpoint: str | Path | dict, family: str) -> dict:
     """How the model was obtained, for the report: a published checkpoint (its name and the sha256 of its
     weights) or our own pretraining (corpus cells, steps and minutes from the checkpoint's config.json)."""
@@ -112,7 +107,7 @@ def checkpoint_origin(checkpoint: str | Path | dict, family: str) -> dict:
         digest = entry.get("sha256") if isinstance(entry, dict) else None
         if digest is None:
             files = CheckpointFiles(checkpoint, checkpoint.get("model", family))
-            digest = sha256_file(files.find("weights", WEIGHT_FILES.get(checkpoint["format"], ())))
+            digest = sha256_file(files.find("weights", family_of(family).weight_files))
         return {"source": "published", "name": name, "format": checkpoint["format"], "sha256": digest}
     summary = json.loads((Path(checkpoint) / "config.json").read_text())
     seconds = summary.get("seconds")

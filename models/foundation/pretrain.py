@@ -22,16 +22,10 @@ from benchmark.io import atomic_write
 from models.foundation.architectures import FoundationModel
 from models.foundation.checkpoint import build_model, save_checkpoint
 from models.foundation.corpus import Corpus
+from models.foundation.families import family_of
 from models.foundation.heldout import heldout_check, heldout_split
 from models.foundation.masking import masked_loss
-from models.foundation.tokenizers import (
-    BinnedValueTokenizer,
-    ContinuousValueTokenizer,
-    RankValueTokenizer,
-    ScBertTokenizer,
-    TokenBatch,
-    Tokenizer,
-)
+from models.foundation.tokenizers import TokenBatch, Tokenizer
 from models.foundation.transformer import EncoderConfig
 from models.foundation.vocabulary import Vocabulary
 
@@ -40,16 +34,8 @@ ENCODER_KEYS = ("hidden", "layers", "heads", "ffn", "norm", "activation", "dropo
 
 
 def make_tokenizer(family: str, corpus: Corpus, params: dict) -> Tokenizer:
-    vocabulary = Vocabulary.build(corpus.genes)
-    if family == "geneformer":
-        return RankValueTokenizer(vocabulary, int(params["context"]), corpus.nonzero_medians(), cls=True)
-    if family == "scgpt":
-        return BinnedValueTokenizer(vocabulary, int(params["context"]), int(params.get("n_bins", 51)))
-    if family == "scbert":
-        return ScBertTokenizer(vocabulary, int(params.get("bin_num", 5)))
-    if family == "scfoundation":
-        return ContinuousValueTokenizer(vocabulary, int(params["context"]))
-    raise ValueError(f"unknown model family {family!r}")
+    """The family's tokenizer over the corpus genes."""
+    return family_of(family).tokenizer(Vocabulary.build(corpus.genes), corpus, params)
 
 
 def model_config(family: str, params: dict, tokenizer: Tokenizer) -> dict:

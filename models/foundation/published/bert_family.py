@@ -16,6 +16,7 @@ import torch
 
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
+from models.foundation.families import family_of
 from models.foundation.hf_bert import convert_bert_state
 from models.foundation.published import Published
 from models.foundation.published.files import CheckpointFiles, load_into, load_plain_pickle, load_state, read_json
@@ -23,7 +24,6 @@ from models.foundation.tokenizers import RankValueTokenizer
 from models.foundation.transformer import EncoderConfig
 from models.foundation.vocabulary import Vocabulary
 
-WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 SPECIALS = ("<pad>", "<mask>", "<cls>", "<eos>")
 TOKENS = ("token_dictionary.pkl",)
 MEDIANS = ("gene_median_dictionary.pkl",)
@@ -72,7 +72,7 @@ def _bert(files: CheckpointFiles, token_ids: dict, cls: bool, eos: bool, ignored
         "geneformer", _encoder(config), len(vocabulary), len(vocabulary.genes), int(config.get("pad_token_id", 0)),
         int(config["max_position_embeddings"]), int(config.get("type_vocab_size", 2)),
     )  # fmt: skip
-    weights = files.find("weights", WEIGHTS)
+    weights = files.find("weights", family_of("geneformer").weight_files)
     state = load_state(weights)
     prefix = "bert." if any(k.startswith("bert.") for k in state) else ""
     with_head = "cls.predictions.bias" in state

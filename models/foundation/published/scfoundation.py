@@ -14,6 +14,7 @@ import csv
 
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
+from models.foundation.families import family_of
 from models.foundation.published import Published
 from models.foundation.published.files import TORCH_LAYER_KEYS, CheckpointFiles, load_into, load_state, strict_rename
 from models.foundation.tokenizers import ContinuousValueTokenizer
@@ -59,7 +60,7 @@ def _encoder_settings(config: dict, source: str) -> dict:
 
 def load_scfoundation(settings: dict) -> Published:
     files = CheckpointFiles(settings, settings.get("model", "scfoundation"))
-    weights = files.find("weights", ("models.ckpt",))
+    weights = files.find("weights", family_of("scfoundation").weight_files)
     bundle = load_state(weights, trusted=bool(settings.get("trusted", False)))
     part = settings.get("part", "cell")
     if part not in bundle:

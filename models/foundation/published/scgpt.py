@@ -11,6 +11,7 @@ its ``max_length`` argument (default 1,200, the whole-human ``max_seq_len``); he
 
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
+from models.foundation.families import family_of
 from models.foundation.published import Published
 from models.foundation.published.bert_family import vocabulary_from_ids
 from models.foundation.published.files import CheckpointFiles, load_into, load_state, read_json, strict_rename
@@ -58,7 +59,7 @@ def load_scgpt(settings: dict) -> Published:
     for token in APPENDED_SPECIALS:
         token_ids.setdefault(token, len(token_ids))
     vocabulary = vocabulary_from_ids(token_ids, str(vocab_path), APPENDED_SPECIALS)
-    weights = files.find("weights", ("best_model.pt",))
+    weights = files.find("weights", family_of("scgpt").weight_files)
     state = load_state(weights)
     rows = state.get("encoder.embedding.weight")
     if rows is not None and rows.shape[0] != len(vocabulary):

@@ -16,6 +16,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from models.foundation.architectures import FoundationModel
+from models.foundation.families import family_of
 from models.foundation.published import Published
 from models.foundation.published.files import (
     TORCH_LAYER_KEYS,
@@ -74,7 +75,7 @@ def _gene_tables(files: CheckpointFiles, species: str) -> tuple[list[str], np.nd
 
 def load_uce(settings: dict) -> Published:
     files = CheckpointFiles(settings, settings.get("model", "uce"))
-    weights = files.find("weights", ("4layer_model.torch", "33l_8ep_1024t_1280.torch"))
+    weights = files.find("weights", family_of("uce").weight_files)
     state = load_state(weights)
     genes, rows, chromosomes, starts, n_chromosomes = _gene_tables(files, settings.get("species", "human"))
     chrom_offset = int(settings.get("chrom_token_offset", CHROM_TOKEN_OFFSET))
