@@ -21,7 +21,8 @@ from models.foundation.vocabulary import GeneMap, map_genes
 
 
 class FoundationPlugin(Model):
-    """Subclasses set ``family`` (a name registered in ``models/foundation/families.py``); pooling, layer and sizes come from model.yaml params."""
+    """Subclasses set ``family`` (a name registered in ``models/foundation/families.py``); pooling, layer
+    and sizes come from model.yaml params."""
 
     family = ""
 
