@@ -1,5 +1,6 @@
-"""Extending the suite: a model from the template, a failing model and precomputed embeddings,
-added to a copy of the checkout with no change to benchmark/, workflow/ or metrics/."""
+"""Extending the suite: a model from the template, a failing model, precomputed embeddings and a new scFM
+family (tests/toy_family/: one folder plus one registry line), added to a copy of the checkout with no
+change to benchmark/, workflow/ or metrics/."""
 
 import json
 import shutil
@@ -46,6 +47,12 @@ def test_new_models_by_copying_folders(tmp_path):
     model_py.write_text(
         model_py.read_text().replace("n_comps = int(", "raise RuntimeError('simulated crash')\n        n_comps = int(")
     )
+    shutil.copytree(REPO_ROOT / "tests" / "toy_family" / "bag_of_genes", repo / "models" / "bag_of_genes")
+    registry = repo / "models" / "foundation" / "families.py"
+    line = '    "bag_of_genes": "models.bag_of_genes.family",\n'  # the one registry line of a new family
+    registered = registry.read_text().replace("FAMILIES = {\n", "FAMILIES = {\n" + line)
+    assert registered != registry.read_text()
+    registry.write_text(registered)
 
     external = sim_small()
     order = np.random.default_rng(0).permutation(external.n_obs)  # another cell order: matched by id
@@ -55,7 +62,7 @@ def test_new_models_by_copying_folders(tmp_path):
 
     config = yaml.safe_load((repo / "config" / "test.yaml").read_text())
     external_source = {"path": str(tmp_path / "external.h5ad"), "obsm_key": "X_ext"}
-    models = ["random", "label_oracle", "hvg_pca", "my_model", "broken_model", "precomputed"]
+    models = ["random", "label_oracle", "hvg_pca", "my_model", "broken_model", "precomputed", "bag_of_genes"]
     config.update(run="extended", datasets=["sim_small"], models=models, precomputed={"sim_small": external_source})
     config["tasks"] = {"integration": {"metrics": ["kmeans_nmi", "silhouette_label", "ilisi"]},
                        "annotation": {"n_splits": 2, "train_fraction": 0.3}}  # fmt: skip
@@ -70,6 +77,10 @@ def test_new_models_by_copying_folders(tmp_path):
     status = {(r["model"], r["task"]): r["status"] for r in results["task_scores"]}
     assert status[("my_model", "integration")] == "ok" and status[("precomputed", "annotation")] == "ok"
     assert status[("broken_model", "integration")] == "failed"
+    assert status[("bag_of_genes", "integration")] == "ok"
+    checkpoint = tmp_path / "work" / "results" / "checkpoints" / "bag_of_genes"
+    pretrained = json.loads((checkpoint / "config.json").read_text())
+    assert pretrained["family"] == "bag_of_genes" and len(pretrained["losses"]) == pretrained["steps"] == 4
     failure = next(f for f in results["failures"] if f["model"] == "broken_model")
     assert failure["message"] == "RuntimeError: simulated crash"
     ranked = {row["model"]: row for row in results["ranking"]}
