@@ -3,6 +3,7 @@ family (tests/toy_family/: one folder plus one registry line), added to a copy o
 change to benchmark/, workflow/ or metrics/."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,8 @@ def test_new_models_by_copying_folders(tmp_path):
     configfile.write_text(yaml.safe_dump(config))
     command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(repo / "workflow" / "Snakefile"),
                "--directory", str(tmp_path / "work"), "--cores", "2", "--configfile", str(configfile)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    # the jobs import the copy's packages (its models/foundation/families.py with the new line), as in a clone
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
     assert result.returncode == 0, result.stderr[-5000:]
 
     results = json.loads((tmp_path / "work" / "reports" / "extended" / "results.json").read_text())
