@@ -15,6 +15,7 @@ from benchmark.data.contract import is_labelled, n_batches, read_dataset
 from benchmark.errors import ContractError, NotApplicable
 from benchmark.io import write_h5ad, write_json
 from benchmark.ontology import OntologyView, load_view, ontology_problem
+from benchmark.pretraining import pretraining_failure
 from benchmark.provenance import package_versions
 from benchmark.registry import ModelSpec, load_class
 
@@ -69,17 +70,6 @@ def _peak_gpu_mb() -> float:
     if torch is not None and torch.cuda.is_available():
         return float(torch.cuda.max_memory_allocated() / 2**20)
     return 0.0
-
-
-def pretraining_failure(checkpoint: str | Path | dict | None) -> str | None:
-    """Why our own pretraining failed, when its manifest records a failure (benchmark.failures); else None."""
-    if not isinstance(checkpoint, str | Path):
-        return None
-    try:
-        manifest = json.loads((Path(checkpoint) / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest.get("message", "unknown reason") if manifest.get("status") == "failed" else None
 
 
 def check_pretrained(spec: ModelSpec, checkpoint: str | Path | dict | None) -> None:

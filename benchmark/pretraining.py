@@ -54,11 +54,19 @@ def pretraining_checks(checkpoints: dict[str, str]) -> list[dict]:
     """One row per checkpoint folder made in this run (model -> folder)."""
     rows = []
     for model, folder in sorted(checkpoints.items()):
+        failure = pretraining_failure(folder)
+        if failure is None and not (Path(folder) / "config.json").is_file():
+            failure = f"{folder} holds no config.json"
+        if failure is not None:
+            rows.append({"model": model, "status": "failed", "message": failure, "steps": None, "random_init": False,
+                         "initial": None, "final": None, "learned": None, "loss_curve": []})  # fmt: skip
+            continue
         config = json.loads((Path(folder) / "config.json").read_text())
         check = config.get("check") or {}
         losses = config.get("losses") or []
         rows.append({
             "model": model,
+            "status": "ok",
             "steps": config.get("steps"),
             "random_init": bool(config.get("pretraining", {}).get("random_init", False)),
             "corpus_cells": config.get("corpus_cells"),
@@ -72,6 +80,17 @@ def pretraining_checks(checkpoints: dict[str, str]) -> list[dict]:
             "loss_curve": downsample(losses, CURVE_POINTS),
         })  # fmt: skip
     return rows
+
+
+def pretraining_failure(checkpoint: str | Path | dict | None) -> str | None:
+    """Why our own pretraining failed, when its manifest records a failure (benchmark.failures); else None."""
+    if not isinstance(checkpoint, str | Path):
+        return None
+    try:
+        manifest = json.loads((Path(checkpoint) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest.get("message", "unknown reason") if manifest.get("status") == "failed" else None
 
 
 def _learned(final: dict | None) -> bool | None:
