@@ -20,7 +20,6 @@ from benchmark.errors import ConfigError
 from benchmark.io import atomic_write
 from metrics.cell_ontology import CellOntology, OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from metrics.lcad import LCAD
-from metrics.scgraph import ontology_vectors
 
 ONTOLOGY_COLUMN = "cell_type_ontology_term_id"
 ROOT_TERMS = ("CL:0000000",)  # 'cell': the root of every CL release
@@ -81,6 +80,8 @@ def build_ontology(
     settings: dict, graph_path: str | Path, vectors_path: str | Path, cache_dir: Path | None = None
 ) -> CellOntology:
     """Load CL as configured, embed every term with RWR + DCA, and write both artefacts."""
+    from metrics.scgraph import ontology_vectors  # here: it imports scipy.stats (a second), for this step only
+
     ontology = load_cell_ontology(settings, cache_dir)
     nodes, vectors = ontology_vectors(ontology.graph, int(section_settings("ontology", settings)["dca_dims"]))
     atomic_write(graph_path, lambda tmp: tmp.write_bytes(gzip.compress(json.dumps(ontology.to_json()).encode())))
