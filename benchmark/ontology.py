@@ -2,6 +2,7 @@
 (graph + DCA vectors), then read by every evaluate job."""
 
 import gzip
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,6 @@ from benchmark.errors import ConfigError
 from benchmark.io import atomic_write
 from metrics.cell_ontology import CellOntology, OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from metrics.lcad import LCAD
-from metrics.scgraph import ontology_vectors
 
 ONTOLOGY_COLUMN = "cell_type_ontology_term_id"
 ROOT_TERMS = ("CL:0000000",)  # 'cell': the root of every CL release
@@ -82,10 +82,34 @@ def build_ontology(
 ) -> CellOntology:
     """Load CL as configured, embed every term with RWR + DCA, and write both artefacts."""
     ontology = load_cell_ontology(settings, cache_dir)
-    nodes, vectors = ontology_vectors(ontology.graph, int(section_settings("ontology", settings)["dca_dims"]))
+    dims = int(section_settings("ontology", settings)["dca_dims"])
+    nodes, vectors = term_vectors(ontology, dims, (cache_dir or resolve_cache_dir(None)) / "ontology")
     atomic_write(graph_path, lambda tmp: tmp.write_bytes(gzip.compress(json.dumps(ontology.to_json()).encode())))
     atomic_write(vectors_path, lambda tmp: np.savez_compressed(tmp.open("wb"), nodes=np.array(nodes), vectors=vectors))
     return ontology
+
+
+def term_vectors(ontology: CellOntology, dims: int, cache: Path) -> tuple[list[str], np.ndarray]:
+    """Every term's DCA vector (``metrics.scgraph.ontology_vectors``: seconds on CL, an eigendecomposition of
+    a 3k x 3k matrix), computed once per graph: kept in ``cache`` under a key of the graph's terms and edges,
+    ``dims``, the code that computes them, the versions of the libraries it calls and their thread counts (CL's
+    graph has symmetric branches, so its eigenvectors differ between one and two BLAS threads)."""
+    import networkx
+    import scipy
+    from threadpoolctl import threadpool_info
+
+    from metrics import scgraph  # here: it imports scipy.stats (a second), for the ontology step only
+
+    versions = [networkx.__version__, np.__version__, scipy.__version__]
+    threads = sorted((pool["internal_api"], pool["num_threads"]) for pool in threadpool_info())
+    graph = json.dumps([sorted(ontology.graph.nodes), sorted(ontology.graph.edges()), dims, versions, threads])
+    key = hashlib.sha256(graph.encode() + Path(scgraph.__file__).read_bytes()).hexdigest()[:16]
+    path = cache / f"dca_vectors-{key}.npz"
+    if not path.exists():
+        nodes, vectors = scgraph.ontology_vectors(ontology.graph, dims)
+        atomic_write(path, lambda tmp: np.savez(tmp.open("wb"), nodes=np.array(nodes), vectors=vectors))
+    with np.load(path) as saved:
+        return saved["nodes"].astype(str).tolist(), saved["vectors"]
 
 
 def read_ontology(graph_path: str | Path) -> CellOntology:

@@ -9,12 +9,14 @@ folders: they stay in step with their scFM's model.yaml, and a new scFM gets its
 import importlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.config import fill_defaults, load_schema, read_yaml, validate
 from benchmark.errors import ConfigError
-from benchmark.model import Model
 from benchmark.paths import MODELS_DIR
+
+if TYPE_CHECKING:
+    from benchmark.model import Model
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,14 @@ def require(specs: dict[str, ModelSpec], model_ids: list[str], source: str) -> N
         )
 
 
-def load_class(spec: ModelSpec) -> type[Model]:
+def load_class(spec: ModelSpec) -> "type[Model]":
     """Import ``models.<id>.model`` from the plugin's folder and return the class named in model.yaml.
 
     The folder's parent joins the ``models`` package path, so a plugin in another checkout (or a
     new folder in this one) imports without reinstalling, relative imports included.
     """
     import models
+    from benchmark.model import Model  # here: it imports anndata, and every job's process unpickles a ModelSpec
 
     parent = str(Path(spec.directory).parent)
     if parent not in models.__path__:

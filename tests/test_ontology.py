@@ -2,6 +2,7 @@ import gzip
 import json
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from benchmark.checksums import sha256_file
@@ -14,10 +15,12 @@ from benchmark.ontology import (
     load_view,
     ontology_problem,
     read_ontology,
+    term_vectors,
 )
 from benchmark.paths import REPO_ROOT
 from metrics.cell_ontology import OntologyFileError, bundled_cell_ontology, read_cell_ontology
 from metrics.lcad import LCAD
+from metrics.scgraph import ontology_vectors
 from tests.conftest import _bundled_ontology
 
 CL_2026 = "cell-ontology/cl-simple_v2026-03-26.obo"
@@ -176,7 +179,7 @@ def test_an_ontology_url_is_cached_and_a_cut_one_never_is(http_server, tmp_path)
 
 def test_artefacts_round_trip(tmp_path, data_dir):
     source = str(data_dir / "cell-ontology" / "cl-basic_v2022-12-15.obo")
-    built = build_ontology({"source": source, "dca_dims": 8}, tmp_path / "g.json.gz", tmp_path / "v.npz")
+    built = build_ontology({"source": source, "dca_dims": 8}, tmp_path / "g.json.gz", tmp_path / "v.npz", tmp_path)
     back = read_ontology(tmp_path / "g.json.gz")
     assert set(back.graph.edges()) == set(built.graph.edges()) and back.version == built.version
     view = load_view(tmp_path / "g.json.gz", tmp_path / "v.npz")
@@ -184,6 +187,21 @@ def test_artefacts_round_trip(tmp_path, data_dir):
     distances = view.distances(["CL:0000236", "CL:0000084", "CL:0000624"])
     assert distances.loc["CL:0000084", "CL:0000624"] < distances.loc["CL:0000236", "CL:0000624"]
     assert json.loads(gzip.decompress((tmp_path / "g.json.gz").read_bytes()))["source"].startswith("OBO ")
+
+
+def test_term_vectors_are_computed_once_per_graph(tmp_path, data_dir):
+    ontology = read_cell_ontology(data_dir / "cell-ontology" / "cl-basic_v2022-12-15.obo")
+    nodes, vectors = term_vectors(ontology, 8, tmp_path)
+    expected_nodes, expected = ontology_vectors(ontology.graph, 8)
+    assert nodes == expected_nodes and vectors.tobytes() == expected.tobytes()
+    (cached,) = tmp_path.glob("dca_vectors-*.npz")
+    with np.load(cached) as saved:  # a changed cached file is what comes back: nothing is recomputed
+        np.savez(cached, nodes=saved["nodes"], vectors=saved["vectors"] + 1.0)
+    assert np.array_equal(term_vectors(ontology, 8, tmp_path)[1], expected + 1.0)
+    term_vectors(ontology, 9, tmp_path)  # other dims, another graph: other entries
+    ontology.graph.remove_edge(*next(iter(ontology.graph.edges())))
+    term_vectors(ontology, 8, tmp_path)
+    assert len(list(tmp_path.glob("dca_vectors-*.npz"))) == 3
 
 
 def test_dataset_problems(sim, pbmc68k, sim_ontology):

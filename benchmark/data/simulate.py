@@ -20,7 +20,6 @@ import anndata as ad
 import h5py
 import numpy as np
 import pandas as pd
-import scanpy as sc
 from scipy import sparse
 
 
@@ -58,6 +57,8 @@ CHUNK_CELLS = 10_000  # cells drawn at a time; fixed, so the data never depend o
 def gene_symbols(n_genes: int | None = None) -> list[str]:
     """Real human gene symbols (the 765 genes of scanpy's bundled ``pbmc68k_reduced``), cut or extended
     to ``n_genes`` with synthetic names ``SIM00766``, ``SIM00767``, ... (they match no real gene)."""
+    import scanpy as sc  # here: importing scanpy takes seconds (benchmark.data.sources imports this module)
+
     real = list(sc.datasets.pbmc68k_reduced().raw.var_names)
     if n_genes is None:
         return real

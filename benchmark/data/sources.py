@@ -8,7 +8,6 @@ from pathlib import Path
 
 import anndata as ad
 import requests
-import scanpy as sc
 
 from benchmark.checksums import sha256_file, sha256_h5_matrix, sha256_matrix
 from benchmark.data import simulate
@@ -24,6 +23,8 @@ BACKED_MIN_CELLS = 100_000  # inputs with this many cells stay on disk (backed) 
 
 def _pbmc68k_reduced() -> ad.AnnData:
     """scanpy's bundled PBMC subset: log-normalised values only (no counts) and one batch."""
+    import scanpy as sc  # here: importing scanpy takes seconds, and most importers only want the path helpers
+
     full = sc.datasets.pbmc68k_reduced()
     return ad.AnnData(full.raw.X.copy(), obs=full.obs[["bulk_labels"]].copy(), var=full.raw.var[[]].copy())
 

@@ -44,7 +44,6 @@ from sklearn.neighbors import NearestNeighbors
 
 from benchmark.config import task_settings
 from benchmark.data.contract import UNLABELLED, is_labelled
-from benchmark.data.preprocess import highly_variable, log_normalized
 from benchmark.tasks.common import run_metrics, select
 from benchmark.tasks.context import TaskContext
 from metrics.base import Metric
@@ -163,6 +162,8 @@ def task_cells(dataset: ad.AnnData, embedding: np.ndarray, config: dict, seed: i
     if len(rows) < 4:
         return None, f"needs at least two cell types with {config['min_cells']} control and perturbed cells each", notes
     rows = np.sort(np.concatenate(rows))
+    from benchmark.data.preprocess import log_normalized  # here: scanpy, which every evaluate job would import
+
     expression = log_normalized(dataset[rows]).X
     cells = Cells(sparse.csr_matrix(expression, dtype=np.float32), np.asarray(embedding, dtype=np.float64)[rows],
                   types[rows], condition[rows] == "perturbed", obs["batch"].astype(str).to_numpy()[rows])  # fmt: skip
@@ -183,6 +184,8 @@ def fold_genes(cells: Cells, target: str, n_genes: int) -> np.ndarray:
     names = np.array([f"g{i}" for i in range(seen.expression.shape[1])])
     obs = pd.DataFrame({"batch": seen.batch}, index=[f"c{i}" for i in range(len(seen.batch))])
     adata = ad.AnnData(seen.expression, obs=obs, var=pd.DataFrame(index=names))
+    from benchmark.data.preprocess import highly_variable  # here: scanpy, which every evaluate job would import
+
     kept = highly_variable(adata, n_genes).var_names
     return np.flatnonzero(np.isin(names, kept))
 
