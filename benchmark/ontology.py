@@ -92,17 +92,14 @@ def build_ontology(
 def term_vectors(ontology: CellOntology, dims: int, cache: Path) -> tuple[list[str], np.ndarray]:
     """Every term's DCA vector (``metrics.scgraph.ontology_vectors``: seconds on CL, an eigendecomposition of
     a 3k x 3k matrix), computed once per graph: kept in ``cache`` under a key of the graph's terms and edges,
-    ``dims``, the code that computes them, the versions of the libraries it calls and their thread counts (CL's
-    graph has symmetric branches, so its eigenvectors differ between one and two BLAS threads)."""
+    ``dims``, the code that computes them and the versions of the libraries it calls."""
     import networkx
     import scipy
-    from threadpoolctl import threadpool_info
 
     from metrics import scgraph  # here: it imports scipy.stats (a second), for the ontology step only
 
     versions = [networkx.__version__, np.__version__, scipy.__version__]
-    threads = sorted((pool["internal_api"], pool["num_threads"]) for pool in threadpool_info())
-    graph = json.dumps([sorted(ontology.graph.nodes), sorted(ontology.graph.edges()), dims, versions, threads])
+    graph = json.dumps([sorted(ontology.graph.nodes), sorted(ontology.graph.edges()), dims, versions])
     key = hashlib.sha256(graph.encode() + Path(scgraph.__file__).read_bytes()).hexdigest()[:16]
     path = cache / f"dca_vectors-{key}.npz"
     if not path.exists():

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.linalg
 from scipy import sparse, stats
 from scipy.spatial.distance import cdist
+from threadpoolctl import threadpool_limits
 
 RESTART = 0.7
 TOLERANCE = 1e-4
@@ -62,7 +63,10 @@ def dca_embedding(profile: np.ndarray, dims: int = DCA_DIMS) -> np.ndarray:
     dims = min(dims, n)
     # Left singular vectors and values of `logged` from the top eigenpairs of logged·loggedᵀ
     # (4x faster than a full SVD on the 3k-term CL; exact up to rounding for the leading dims).
-    eigenvalues, eigenvectors = scipy.linalg.eigh(logged @ logged.T, subset_by_index=[n - dims, n - 1])
+    # On one BLAS thread: CL's symmetric branches give repeated eigenvalues, whose eigenvectors otherwise
+    # change with the thread count (by up to 3.2 between one and two threads).
+    with threadpool_limits(1):
+        eigenvalues, eigenvectors = scipy.linalg.eigh(logged @ logged.T, subset_by_index=[n - dims, n - 1])
     order = np.argsort(eigenvalues)[::-1]
     singular = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
     vectors = eigenvectors[:, order] * np.sqrt(singular)
