@@ -53,6 +53,46 @@ def shared_dir(variable: str, folder: str, marker: str) -> Path | None:
     return None
 
 
+# The session fixtures that run Snakemake end to end: under pytest-xdist (pyproject: `-n 2 --dist loadgroup`) the
+# tests of each share one worker, so that each run happens once; they are scheduled first (the longest chains).
+SHARED_RUNS = ("test_config_run", "mini_run")
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test: the shared run it reads, else its module when it uses a module-scoped fixture
+    of the tests (computed once per worker: the module's tests that use one stay together), else none."""
+    for name in SHARED_RUNS:
+        if name in item.fixturenames:
+            return name
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        if definitions[-1].scope == "module" and definitions[-1].baseid.endswith(".py"):
+            return item.module.__name__
+    return None
+
+
+def schedule_rank(item: pytest.Item, group: str | None) -> int:
+    """Longest first, so that no long run starts last: the shared runs, the other workflow and SLURM tests,
+    the browser tests, the tests sharing a module fixture, then the rest (collection order within each)."""
+    if group in SHARED_RUNS:
+        return SHARED_RUNS.index(group)
+    if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
+        return 2
+    if item.get_closest_marker("browser"):
+        return 3
+    return 4 if group else 5
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    ranks = {}
+    for item in items:
+        group = xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+        ranks[item.nodeid] = schedule_rank(item, group)
+    items.sort(key=lambda item: ranks[item.nodeid])  # stable: collection order within a rank
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real data; a skip locally when absent, an error when SCFM_REQUIRE_DATA=1 (CI)."""
