@@ -59,8 +59,12 @@ SHARED_RUNS = ("test_config_run", "mini_run")
 
 
 def xdist_group(item: pytest.Item) -> str | None:
-    """The worker group of a test: the shared run it reads, else its module when it uses a module-scoped fixture
-    of the tests (computed once per worker: the module's tests that use one stay together), else none."""
+    """The worker group of a test: its `xdist_group` mark, else the shared run it reads, else its module when it
+    uses a module-scoped fixture of the tests (computed once per worker: the module's tests that use one stay
+    together), else none."""
+    marks = sorted(str(mark.args[0] if mark.args else mark.kwargs["name"]) for mark in item.iter_markers("xdist_group"))
+    if marks:
+        return "_".join(marks)
     for name in SHARED_RUNS:
         if name in item.fixturenames:
             return name
@@ -82,13 +86,19 @@ def schedule_rank(item: pytest.Item, group: str | None) -> int:
     return 4 if group else 5
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after xdist's own hook
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group and order the tests. On an xdist worker, a group is a `@group` suffix of the test's id, which the
+    controller's loadgroup scheduler reads; xdist 3.8.0 writes it where pytest 9.2 no longer looks (pytest-xdist
+    issue 1386), so it is written here into the structured id, as the fix proposed upstream does."""
+    on_worker = hasattr(config, "workerinput") and config.getvalue("loadgroup")
     ranks = {}
     for item in items:
         group = xdist_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+        if group and on_worker and not item.nodeid.endswith(f"@{group}"):
+            item._id = type(item.id).parse(f"{item.nodeid}@{group}")
+            if not item.nodeid.endswith(f"@{group}"):
+                raise pytest.UsageError(f"cannot give {item.nodeid} its xdist group {group}: check pytest-xdist")
         ranks[item.nodeid] = schedule_rank(item, group)
     items.sort(key=lambda item: ranks[item.nodeid])  # stable: collection order within a rank
 
