@@ -62,9 +62,10 @@ def xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test: its `xdist_group` mark, else the shared run it reads, else its module when it
     uses a module-scoped fixture of the tests (computed once per worker: the module's tests that use one stay
     together), else none."""
-    marks = sorted(str(mark.args[0] if mark.args else mark.kwargs["name"]) for mark in item.iter_markers("xdist_group"))
-    if marks:
-        return "_".join(marks)
+    marks = item.iter_markers("xdist_group")
+    names = sorted(str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")) for mark in marks)
+    if names:
+        return "_".join(names)
     for name in SHARED_RUNS:
         if name in item.fixturenames:
             return name
