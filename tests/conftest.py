@@ -53,6 +53,57 @@ def shared_dir(variable: str, folder: str, marker: str) -> Path | None:
     return None
 
 
+# The session fixtures that run Snakemake end to end: under pytest-xdist (pyproject: `-n 2 --dist loadgroup`) the
+# tests of each share one worker, so that each run happens once; they are scheduled first (the longest chains).
+SHARED_RUNS = ("test_config_run", "mini_run")
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test: its `xdist_group` mark, else the shared run it reads, else its module when it
+    uses a module-scoped fixture of the tests (computed once per worker: the module's tests that use one stay
+    together), else none."""
+    marks = item.iter_markers("xdist_group")
+    names = sorted(str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")) for mark in marks)
+    if names:
+        return "_".join(names)
+    for name in SHARED_RUNS:
+        if name in item.fixturenames:
+            return name
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        if definitions[-1].scope == "module" and definitions[-1].baseid.endswith(".py"):
+            return item.module.__name__
+    return None
+
+
+def schedule_rank(item: pytest.Item, group: str | None) -> int:
+    """Longest first, so that no long run starts last: the shared runs, the other workflow and SLURM tests,
+    the browser tests, the tests sharing a module fixture, then the rest (collection order within each)."""
+    if group in SHARED_RUNS:
+        return SHARED_RUNS.index(group)
+    if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
+        return 2
+    if item.get_closest_marker("browser"):
+        return 3
+    return 4 if group else 5
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own hook
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group and order the tests. On an xdist worker, a group is a `@group` suffix of the test's id, which the
+    controller's loadgroup scheduler reads; xdist 3.8.0 writes it where pytest 9.2 no longer looks (pytest-xdist
+    issue 1386), so it is written here into the structured id, as the fix proposed upstream does."""
+    on_worker = hasattr(config, "workerinput") and config.getvalue("loadgroup")
+    ranks = {}
+    for item in items:
+        group = xdist_group(item)
+        if group and on_worker and not item.nodeid.endswith(f"@{group}"):
+            item._id = type(item.id).parse(f"{item.nodeid}@{group}")
+            if not item.nodeid.endswith(f"@{group}"):
+                raise pytest.UsageError(f"cannot give {item.nodeid} its xdist group {group}: check pytest-xdist")
+        ranks[item.nodeid] = schedule_rank(item, group)
+    items.sort(key=lambda item: ranks[item.nodeid])  # stable: collection order within a rank
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real data; a skip locally when absent, an error when SCFM_REQUIRE_DATA=1 (CI)."""
