@@ -104,6 +104,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: ranks[item.nodeid])  # stable: collection order within a rank
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Each test starts on one PyTorch thread, as the OMP setting above intends: a test that raises torch's
+    thread count process-wide (the encoder speed script's ``--threads``) would slow every later test on its worker."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    yield
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real data; a skip locally when absent, an error when SCFM_REQUIRE_DATA=1 (CI)."""

@@ -26,6 +26,7 @@ def test_exponent_of_a_power_law_is_recovered():
     assert scale.exponents(table.iloc[:1]).empty  # one size: nothing to fit
 
 
+@pytest.mark.slow
 def test_scib_functions_stage_reproduces_the_benchmarker_as_shipped(sim, tmp_path):
     """The per-metric timing of scib-metrics' functions computes what the Benchmarker computes."""
     folder = tmp_path / "toy"

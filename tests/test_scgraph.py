@@ -104,18 +104,3 @@ def test_ontology_distance_follows_the_tree():
         return np.linalg.norm(position[x] - position[y])
 
     assert distance("a1", "a2") < distance("a1", "b1")
-
-
-def test_cell_ontology_vectors_do_not_depend_on_the_blas_thread_count():
-    """CL's symmetric branches give repeated eigenvalues: without one BLAS thread inside the DCA, two threads
-    moved some term vectors by up to 3.2, and every ontology metric with them."""
-    from threadpoolctl import threadpool_limits
-
-    from tests.conftest import _bundled_ontology
-
-    graph = _bundled_ontology().graph
-    with threadpool_limits(2):
-        nodes_two, two = ontology_vectors(graph)
-    with threadpool_limits(1):
-        nodes_one, one = ontology_vectors(graph)
-    assert nodes_two == nodes_one and np.array_equal(two, one)
