@@ -46,9 +46,9 @@ def _kbet(d) -> float:
     return kbet_per_label(graph, cells.batches, cells.labels, d.workers)
 
 
-def _bio(name, label, fn, description, needs_batches=False) -> Metric:
+def _bio(name, label, fn, description, needs_batches=False, value_range=(0.0, 1.0)) -> Metric:
     requires = ("labels", "batches") if needs_batches else ("labels",)
-    return Metric(name, label, "bio", True, (0.0, 1.0), fn, requires, description)
+    return Metric(name, label, "bio", True, value_range, fn, requires, description)
 
 
 def _batch(name, label, fn, description, needs_labels=True) -> Metric:
@@ -77,6 +77,7 @@ SCIB_METRICS: dict[str, Metric] = {
             "KMeans ARI",
             lambda d: d.kmeans_nmi_ari["ari"],
             "ARI between labels and k-means clusters (k = number of labels)",
+            value_range=(-0.5, 1.0),  # below chance is negative; -0.5 is ARI's lower bound
         ),
         _bio(
             "silhouette_label",

@@ -33,7 +33,13 @@ def group_distance_sums(X: np.ndarray, codes: np.ndarray, n_groups: int, metric:
     if metric == "cosine":
         with np.errstate(invalid="ignore", divide="ignore"):
             unit = X / np.linalg.norm(X, axis=1, keepdims=True)
-        return onehot.sum(axis=0)[None, :] - unit @ (onehot.T @ unit).T
+        sizes, group_sums = onehot.sum(axis=0), onehot.T @ unit  # each group's size and sum of unit vectors
+        sums = sizes[None, :] - unit @ group_sums.T
+        # Its own group without the cell itself, so that its distance to itself is exactly 0: 1 - x.x rounds
+        # to +-1e-16, which a lone cell's 0 others turned into an infinite silhouette (and BRAS into -1e305).
+        own = (sizes[codes] - 1.0) - np.einsum("ij,ij->i", unit, group_sums[codes] - unit)
+        sums[np.arange(len(X)), codes] = own
+        return sums
     if metric != "euclidean":
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     return _euclidean_sums(X, onehot)

@@ -12,9 +12,9 @@ def metric(value: float, value_range=(0.0, 1.0), requires=("labels",)) -> Metric
     return Metric("m", "M", "bio", True, value_range, lambda _: value, requires)
 
 
-def test_a_value_outside_the_declared_range_is_kept_and_said(caplog):
+def test_a_value_outside_the_declared_range_is_kept_said_and_never_scored(caplog):
     (row,) = run_metrics([metric(1.5)], None, {})
-    assert row["status"] == "ok" and row["value"] == 1.5
+    assert row["status"] == "failed" and row["value"] == 1.5  # failed rows are left out of every score
     assert row["message"] == "value 1.5 outside the declared range [0, 1] of m: check the metric"
     assert row["message"] in caplog.text  # and in the job's log
     (row,) = run_metrics([metric(1.0 + 1e-9)], None, {})

@@ -62,6 +62,23 @@ def test_singleton_group_scores_zero_as_in_scib_metrics():
     np.testing.assert_allclose(ours, reference_samples(X, labels), atol=1e-6)
 
 
+def test_a_lone_cell_of_a_batch_scores_like_scib_metrics_under_cosine():
+    """A batch with one cell inside a label: its own-group distance sum is 0/0 (silhouette 0). The cosine sums
+    must leave the cell's distance to itself out exactly: rounding of 1 - x.x made -inf, and BRAS -1e305."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([f"t{i}" for i in range(40)], 6)
+    batches = np.tile(["x"] * 5 + ["y"], 40)
+    X = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    for between in ("nearest", "mean_other", "furthest"):
+        ours = silhouette.silhouette_samples(X, batches, "cosine", between)
+        np.testing.assert_allclose(ours, reference_samples(X, batches, metric="cosine",
+                                                           between_cluster_distances=between), atol=2e-6)  # fmt: skip
+        lone = silhouette.silhouette_samples(X[:6], batches[:6], "cosine", between)
+        assert lone[-1] == 0.0
+    bras = silhouette.batch_silhouette(X, labels, batches, "cosine", "mean_other")
+    assert bras == pytest.approx(scib_metrics.bras(X, labels, batches), abs=1e-6)
+
+
 def test_metric_values_equal_scib_metrics(cells):
     X, labels, batches = cells
     widths = silhouette.label_silhouettes(X, labels)

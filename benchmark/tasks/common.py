@@ -30,9 +30,10 @@ def run_metrics(metrics: list[Metric], inputs: object, problems: dict[str, str])
             row.update(status="failed", message=f"{type(error).__name__}: {error}")
         else:
             row["value"] = value
-            row["message"] = metric.range_problem(value)  # kept, and said beside it (results, scores.tsv, log)
-            if row["message"]:
-                log.warning(row["message"])
+            problem = metric.range_problem(value)  # a value the metric cannot have is a bug, never a score
+            if problem:
+                log.warning(problem)
+                row.update(status="failed", message=problem)
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
     return rows
