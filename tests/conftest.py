@@ -285,7 +285,7 @@ def mini_config(folder: Path) -> Path:
     here with checkpoints to resume from), a few metrics: what reruns, resumes and SLURM are compared on."""
     config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
     config.update(run="mini", datasets=["sim_small"], models=["random", "hvg_pca", "scvi", "geneformer"])
-    config["model_params"] = {"scvi": {"max_epochs": 5}, "geneformer": {"steps": 80, "checkpoint_every": 10}}
+    config["model_params"] = {"scvi": {"max_epochs": 5}, "geneformer": {"steps": 40, "checkpoint_every": 10}}
     config["tasks"] = {
         "integration": {"metrics": ["kmeans_nmi", "silhouette_label", "ilisi", "scgraph_ontorwr", "rogi_pca"],
                         "rogi_cells": 300},
