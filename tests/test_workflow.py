@@ -85,6 +85,9 @@ def test_test_config_end_to_end(test_config_run):
     results = check_report(workdir, "test", ["sim_small", "pbmc68k_reduced"])
     for dataset in results["datasets"]:
         assert_controls_bracket_baselines(results, dataset)
+    # Every model, control and metric: no value a metric cannot have (BRAS once gave -1e305 on sim_small).
+    assert not [r for r in results["scores"] if "outside the declared range" in (r["message"] or "")]
+    assert not [r for r in results["scores"] if r["status"] == "failed"]
     not_applicable = {(r["dataset"], r["model"]) for r in results["task_scores"] if r["status"] == "not_applicable"}
     assert not_applicable == {
         ("pbmc68k_reduced", m) for m in ("scvi", "harmony", "ontology_oracle", *FOUNDATION, *TWINS)
