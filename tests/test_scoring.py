@@ -206,6 +206,19 @@ def test_partly_failed_metrics_are_shown_but_not_ranked():
     assert {r["model"]: r["group"] for r in comparison.rows}["A"] == "apart"
 
 
+def test_a_failed_metric_row_that_keeps_its_value_scales_no_one():
+    """A value outside a metric's range is a failed row that keeps the value (benchmark/tasks/common.py):
+    it must scale and score exactly as a failed row without one."""
+    values = {("A", "bio1"): 0.2, ("A", "batch1"): 0.1, ("B", "bio1"): 0.8, ("B", "batch1"): 0.5,
+              ("C", "bio1"): 0.5, ("C", "batch1"): None}  # fmt: skip
+    failed = table(values)
+    kept = failed.copy()
+    kept.loc[kept["status"] == "failed", "value"] = -5.7e305  # BRAS's lone-cell bug, as reported
+    expected = task_scores(scale_scores(failed, INFO, ROLES), 0.6)
+    pd.testing.assert_frame_equal(task_scores(scale_scores(kept, INFO, ROLES), 0.6), expected)
+    assert scaled_of(scale_scores(kept, INFO, ROLES), "A", "batch1")[0] == pytest.approx(0.0)
+
+
 def test_seed_summary_gives_mean_and_sd():
     tasks = pd.DataFrame([{"dataset": "d", "task": "integration", "model": "A", "seed": s, "score": v, "status": "ok",
                            "message": "", "complete": True, "degenerate": ""}
