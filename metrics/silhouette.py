@@ -76,7 +76,7 @@ def silhouette_samples(
     X: np.ndarray, groups: np.ndarray, metric: Distance = "euclidean", between: Between = "nearest"
 ) -> np.ndarray:
     """Silhouette width of every cell for the grouping ``groups`` (scib-metrics' ``silhouette_samples``)."""
-    codes = np.asarray(pd.Categorical(groups).codes)
+    codes = pd.factorize(np.asarray(groups))[0]  # only the groups present: no empty group divides by 0
     sizes = np.bincount(codes).astype(np.float64)
     sums = group_distance_sums(X, codes, len(sizes), metric)
     cells = np.arange(len(codes))

@@ -79,6 +79,19 @@ def test_a_lone_cell_of_a_batch_scores_like_scib_metrics_under_cosine():
     assert bras == pytest.approx(scib_metrics.bras(X, labels, batches), abs=1e-6)
 
 
+def test_unused_categories_change_nothing(cells):
+    """A categorical grouping with a category no cell has (as a subset of a label keeps them) gives the same widths."""
+    import pandas as pd
+
+    X, labels, _ = cells
+    grouped = pd.Categorical(labels, categories=["absent", *sorted(set(labels))])
+    for between in ("nearest", "mean_other"):
+        np.testing.assert_array_equal(
+            silhouette.silhouette_samples(X, grouped, "euclidean", between),
+            silhouette.silhouette_samples(X, labels, "euclidean", between),
+        )
+
+
 def test_metric_values_equal_scib_metrics(cells):
     X, labels, batches = cells
     widths = silhouette.label_silhouettes(X, labels)
