@@ -25,6 +25,7 @@ from benchmark.scoring import (
     summarize_over_seeds,
     task_scores,
 )
+from benchmark.supervisor import read_usage
 from benchmark.tasks import METRICS, SCORE_COLUMNS
 
 RESULTS_SCHEMA_VERSION = 1
@@ -53,19 +54,16 @@ def unscheduled_scores(unscheduled: list[dict], metrics: dict[str, dict], seeds:
 
 
 def read_benchmarks(jobs: list[dict]) -> pd.DataFrame:
-    """Snakemake ``benchmark:`` files -> one row per job (stage, dataset, model, seed, time, memory)."""
+    """One row per job (stage, dataset, model, seed, time, memory): what its supervisor measured (the end of
+    its ``log``: a step forked by a warm server is not Snakemake's child), else its ``benchmark:`` file."""
     rows = []
     for job in jobs:
-        table = pd.read_csv(job["path"], sep="\t")
-        first = table.iloc[0]
-        rows.append(
-            {
-                **{k: v for k, v in job.items() if k != "path"},
-                "seconds": float(first["s"]),
-                "max_rss_mb": _number(first.get("max_rss")),
-                "cpu_seconds": _number(first.get("cpu_time")),
-            }
-        )
+        usage = read_usage(job.get("log"))
+        if usage is None:
+            first = pd.read_csv(job["path"], sep="\t").iloc[0]
+            usage = {"seconds": float(first["s"]), "max_rss_mb": _number(first.get("max_rss")),
+                     "cpu_seconds": _number(first.get("cpu_time"))}  # fmt: skip
+        rows.append({**{k: v for k, v in job.items() if k not in ("path", "log")}, **usage})
     return pd.DataFrame(rows)
 
 

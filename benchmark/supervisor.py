@@ -14,7 +14,7 @@ A signal sent to the job itself (Ctrl-C, a cancel) stops the step without record
 """
 
 import contextlib
-import ctypes
+import json
 import os
 import resource
 import signal
@@ -28,16 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.forkserver import QUIET_ENV, ForkedStep, die_with_parent, server_for
+
 CHILD_ENV = "SCFM_STEP_CHILD"  # set in the child: run the step itself
 ERROR_ENV = "SCFM_STEP_ERROR"  # where the child writes its exception as one line
 ATTEMPTS_ENV = "SCFM_MAX_ATTEMPTS"  # set by the workflow's main process: Snakemake's retries + 1
 REASON_PREFIX = "scfm-step failed: "  # the last line of a failed step's log (read back by benchmark.failures)
 GRACE_S = 10.0  # between SIGTERM and SIGKILL
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-PR_SET_PDEATHSIG = 1
-# The step's own terminal is its log file: no progress bars (tqdm, and Lightning's through it), which would
-# fill the log with one long line of carriage returns.
-QUIET_ENV = {"TQDM_DISABLE": "1"}
+USAGE_PREFIX = "scfm-step usage: "  # a finished step's time and memory, read back by benchmark.aggregate
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,8 @@ class Outcome:
 
     returncode: int
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the step and its worker processes together, at their largest
+    cpu_seconds: float = 0.0
     limit_min: float | None = None
     timed_out: bool = False
     stopped_by: int | None = None  # a signal the job itself received and passed on
@@ -80,29 +80,55 @@ class Outcome:
         return ""
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
-    """The child gets SIGKILL if the supervising process dies (e.g. killed by `kill -9`): no orphans."""
-    with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def start_child(
+    command: list[str], out: Any, env: dict[str, str], server: Path | None
+) -> subprocess.Popen | ForkedStep:
+    """``command`` (``[python, script]`` when forked by ``server``, this run's warm server for the rule:
+    benchmark.forkserver) in its own process group, dying with this process; output to ``out``."""
+    if server is not None:
+        with contextlib.suppress(OSError):  # no server after all: a fresh interpreter below
+            fds = (out.fileno(), out.fileno()) if out else (sys.stdout.fileno(), sys.stderr.fileno())
+            return ForkedStep.start(server, command[-1], env, *fds)
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        env=env,
+        process_group=0,
+        preexec_fn=die_with_parent,
+    )
 
 
-def run_child(command: list[str], log_path: str | None, limit_s: float | None, env: dict[str, str]) -> Outcome:
-    """Run ``command`` in its own process group, output appended to ``log_path``; stop it (SIGTERM,
-    then SIGKILL) after ``limit_s`` seconds or when this process receives SIGTERM, SIGINT or SIGHUP."""
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants (a step's worker processes), in MB."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total / 2**20
+
+
+def run_child(
+    command: list[str], log_path: str | None, limit_s: float | None, env: dict[str, str], server: Path | None = None
+) -> Outcome:
+    """Run ``command`` in its own process group (forked by ``server`` when given), output appended to
+    ``log_path``; stop it (SIGTERM, then SIGKILL) after ``limit_s`` seconds or when this process receives
+    SIGTERM, SIGINT or SIGHUP."""
     stopped: list[int] = []
     error_file = Path(tempfile.mkstemp(prefix="scfm-step-", suffix=".error")[1])
     out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed below
     start = time.monotonic()
+    peak_mb = 0.0
     try:
-        child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            env={**env, ERROR_ENV: str(error_file), "PYTHONUNBUFFERED": "1"},
-            process_group=0,
-            preexec_fn=_die_with_parent,
-        )
+        child = start_child(command, out, {**env, **QUIET_ENV, ERROR_ENV: str(error_file)}, server)
 
         def signal_group(signum: int) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -121,6 +147,7 @@ def run_child(command: list[str], log_path: str | None, limit_s: float | None, e
                     break
                 except subprocess.TimeoutExpired:
                     pass
+                peak_mb = max(peak_mb, tree_rss_mb(child.pid))
                 now = time.monotonic()
                 if limit_s is not None and not timed_out and now - start > limit_s:
                     timed_out = True
@@ -134,10 +161,16 @@ def run_child(command: list[str], log_path: str | None, limit_s: float | None, e
                 signal.signal(s, handler)
         if timed_out or stopped:
             signal_group(signal.SIGKILL)  # what the step started in its group
+        if isinstance(child, ForkedStep):
+            cpu_seconds, largest_mb = child.cpu_seconds, child.peak_rss_mb
+        else:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_seconds, largest_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
         return Outcome(
             returncode=returncode,
             seconds=time.monotonic() - start,
-            peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            peak_rss_mb=max(peak_mb, largest_mb),
+            cpu_seconds=cpu_seconds,
             limit_min=None if limit_s is None else limit_s / 60,
             timed_out=timed_out,
             stopped_by=stopped[0] if stopped else None,
@@ -184,7 +217,12 @@ def supervise(sm: Any, main: Callable[[Any], None], record: bool = False) -> Non
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         Path(log_path).write_text(f"scfm-step: {sm.rule} {dict(sm.wildcards.items())}, attempt {attempt}\n")
     script = os.path.abspath(sys.argv[0])  # the script Snakemake runs (its copy with the `snakemake` object)
-    outcome = run_child([sys.executable, script], log_path, limit_s, {**os.environ, **QUIET_ENV, CHILD_ENV: "1"})
+    env = {**os.environ, CHILD_ENV: "1"}
+    outcome = run_child([sys.executable, script], log_path, limit_s, env, server_for(sm.rule))
+    if log_path:
+        usage = {"seconds": outcome.seconds, "cpu_seconds": outcome.cpu_seconds, "max_rss_mb": outcome.peak_rss_mb}
+        with open(log_path, "a") as handle:
+            handle.write(USAGE_PREFIX + json.dumps(usage) + "\n")
     missing = [str(f) for f in sm.output if not os.path.exists(f)]
     if outcome.ok and not missing:
         print(f"{job_label(sm)}: done in {outcome.seconds:.0f} s, peak {outcome.peak_rss_mb:.0f} MB", file=sys.stderr)
@@ -214,3 +252,13 @@ def note(log_path: str | None, line: str) -> None:
     if log_path:
         with open(log_path, "a") as handle:
             handle.write(line + "\n")
+
+
+def read_usage(log_path: str | None) -> dict[str, float] | None:
+    """The time and memory a step's supervisor wrote at the end of its log (the last attempt's), if any."""
+    try:
+        lines = Path(log_path).read_text(errors="replace").splitlines() if log_path else []
+    except OSError:
+        return None
+    usage = [line.removeprefix(USAGE_PREFIX) for line in lines if line.startswith(USAGE_PREFIX)]
+    return {key: float(value) for key, value in json.loads(usage[-1]).items()} if usage else None

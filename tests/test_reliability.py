@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark import forkserver
 from benchmark.paths import REPO_ROOT
 
 pytestmark = pytest.mark.workflow
@@ -22,8 +23,10 @@ def command(workdir: Path, configfile: Path) -> list[str]:
             "--directory", str(workdir), "--cores", "2", "--configfile", str(configfile)]  # fmt: skip
 
 
-def run(workdir: Path, configfile: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(command(workdir, configfile), capture_output=True, text=True)
+def run(workdir: Path, configfile: Path, warm: bool = True) -> subprocess.CompletedProcess:
+    """A run; ``warm=False``: every step in a fresh interpreter, none forked by a warm server (benchmark.forkserver)."""
+    env = {**os.environ, forkserver.DISABLE_ENV: "0" if warm else "1"}
+    result = subprocess.run(command(workdir, configfile), capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-5000:]
     return result
 
@@ -39,7 +42,8 @@ def comparable(workdir: Path) -> dict:
 def test_a_second_run_killed_and_resumed_gives_identical_results(mini_run, tmp_path):
     """A second run of the mini config (tests/conftest.py), killed mid-pretraining and run again, ends with
     the first run's results: two runs agree (every job of the second run ran in it) and a resumed run is none
-    the worse."""
+    the worse. The resumed part starts every step in a fresh interpreter, the first run forked them from warm
+    servers: both ways give the same results."""
     reference, configfile, _ = mini_run
     expected = comparable(reference)
     state = tmp_path / "results" / "checkpoints" / ".progress" / "geneformer" / "state.pt"
@@ -54,7 +58,10 @@ def test_a_second_run_killed_and_resumed_gives_identical_results(mini_run, tmp_p
     assert not (tmp_path / "results" / "checkpoints" / "geneformer" / "manifest.json").exists()
     unlock = subprocess.run([*command(tmp_path, configfile), "--unlock"], capture_output=True, text=True)
     assert unlock.returncode == 0, unlock.stderr[-2000:]  # a killed Snakemake leaves its lock behind
-    rerun = run(tmp_path, configfile)
+    assert "forkserver: imported" in (reference / "results" / "logs" / "warm" / "evaluate.log").read_text()
+    warm_logs = {path: path.stat().st_mtime_ns for path in (tmp_path / "results" / "logs" / "warm").glob("*.log")}
+    rerun = run(tmp_path, configfile, warm=False)
+    assert {path: path.stat().st_mtime_ns for path in warm_logs} == warm_logs  # no server started again
     assert "resuming geneformer pretraining at step" in (tmp_path / "results/logs/pretrain/geneformer.log").read_text()
     assert comparable(tmp_path) == expected, rerun.stderr[-3000:]
 

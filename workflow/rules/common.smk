@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from benchmark.config import check_config, id_pattern, task_settings
 from benchmark.failures import lost_jobs_message, record_lost_jobs
 from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint
+from benchmark.forkserver import start_servers, stop_servers
 from benchmark.integrity import damaged_message, remove_corrupted
 from benchmark.paths import SCHEMA_DIR
 from benchmark.registry import check_checkpoints, discover, require, with_twin_settings
@@ -35,6 +36,15 @@ check_checkpoints(SPECS, CONFIG["models"], CHECKPOINTS, "config")
 PLUGIN_RULES = [str(REPO / "models" / m / "rules.smk") for m, spec in SPECS.items() if spec.plugin_rule]
 CLASS_MODELS = "|".join(re.escape(m) for m, spec in SPECS.items() if not spec.plugin_rule)
 ID = id_pattern()  # dataset, model and run ids (workflow/schemas/config.schema.yaml)
+# What a local run's warm server for each rule imports once for all its jobs (benchmark/forkserver.py).
+WARM_IMPORTS = {  # never torch (benchmark/forkserver.py: NOT_BEFORE_FORK)
+    "prepare_dataset": ["benchmark.data.prepare", "benchmark.io"],
+    "embed": ["benchmark.embedding", "benchmark.data.preprocess"],
+    "finetune": ["benchmark.finetuning", "benchmark.data.preprocess"],
+    "pretrain": ["benchmark.data.contract", "benchmark.embedding", "models.foundation.corpus"],
+    "evaluate": ["benchmark.tasks.evaluate", "benchmark.io"],
+    "embedding_maps": ["benchmark.report.maps", "benchmark.data.contract", "benchmark.io"],
+}
 
 
 wildcard_constraints:
@@ -103,7 +113,7 @@ def score_paths():
 
 
 def benchmark_jobs():
-    """Every job whose Snakemake benchmark file goes into the report, with its wildcards."""
+    """Every job whose Snakemake benchmark file and log go into the report, with its wildcards."""
     jobs = [{"stage": "ontology", "dataset": "", "path": "results/benchmarks/ontology.tsv"}]
     jobs += [
         {"stage": "pretrain", "dataset": "", "model": m, "path": f"results/benchmarks/pretrain/{m}.tsv"}
@@ -130,7 +140,9 @@ def benchmark_jobs():
         {"stage": "evaluate", "dataset": d, "model": m, "seed": s, "path": f"results/benchmarks/evaluate/{d}/{m}/seed{s}.tsv"}
         for d, m, s in evaluations()
     ]
-    return jobs
+    # A supervised step's log ends with its time and memory, its worker processes included (benchmark/supervisor.py).
+    return [{**job, "log": "results/logs/" + job["path"].removeprefix("results/benchmarks/")[: -len(".tsv")] + ".log"}
+            for job in jobs]  # fmt: skip
 
 
 def run_infos():
@@ -307,3 +319,12 @@ def model_threads(wildcards):
 def grows(base):
     """A memory (MB) or time (minutes) request for rules without a model: base times the attempt."""
     return lambda wildcards, attempt: base * attempt
+
+
+def start_warm_servers():
+    """Warm servers for the rules this local run has jobs of (none for cluster jobs: each runs on its node)."""
+    if not workflow.local_exec or workflow.remote_exec or workflow.subprocess_exec:
+        return []
+    rules = {job.rule.name for job in workflow.dag.needrun_jobs()}
+    imports = {rule: modules for rule, modules in WARM_IMPORTS.items() if rule in rules}
+    return start_servers(imports, Path("results/logs/warm"))
