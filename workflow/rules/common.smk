@@ -9,6 +9,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from benchmark.config import check_config, id_pattern, task_settings
+from benchmark.devices import local_gpu_count
 from benchmark.failures import lost_jobs_message, record_lost_jobs
 from benchmark.fingerprint import Untracked, file_fingerprint, model_code, repo_code, source_fingerprint
 from benchmark.forkserver import start_servers, stop_servers
@@ -141,8 +142,9 @@ def benchmark_jobs():
         for d, m, s in evaluations()
     ]
     # A supervised step's log ends with its time and memory, its worker processes included (benchmark/supervisor.py).
-    return [{**job, "log": "results/logs/" + job["path"].removeprefix("results/benchmarks/")[: -len(".tsv")] + ".log"}
-            for job in jobs]  # fmt: skip
+    for job in jobs:
+        job["log"] = f"results/logs/{job['path'].removeprefix('results/benchmarks/').removesuffix('.tsv')}.log"
+    return jobs
 
 
 def run_infos():
@@ -245,12 +247,23 @@ def model_resource(key, default, grow=False):
     return value
 
 
+# NVIDIA devices of this machine: without one, "GPU" steps run on CPU, and counting them against the profile's
+# gpu=1 would run every pretraining and scFM embedding one after another on one of the cores.
+LOCAL_GPUS = local_gpu_count()
+
+
+def gpu_resource(wildcards):
+    """The model's `resources.gpu`; 0 for a local run on a machine without a GPU (cluster jobs keep it: GRES)."""
+    gpus = SPECS[wildcards.model].resources.get("gpu", 0)
+    return gpus if workflow.non_local_exec or LOCAL_GPUS else 0
+
+
 def model_step_resources(mem_mb, runtime):
     """The resources of a model step (pretrain, embed, finetune): model.yaml's, else ``mem_mb`` (MB) and
     ``runtime`` (minutes); `attempt` tells its supervisor whether a retry follows."""
     return {
         "attempt": attempt_number,
-        "gpu": model_resource("gpu", 0),
+        "gpu": gpu_resource,
         "mem_mb": model_resource("mem_mb", mem_mb, grow=True),
         "runtime": model_resource("runtime", runtime, grow=True),
     }

@@ -11,6 +11,7 @@ rule pretrain:
     resources:
         **model_step_resources(mem_mb=8000, runtime=120),
     threads: model_threads
+    priority: 10  # the longest steps, which the scFMs' embeddings wait for: they start as soon as the corpus is ready
     log:
         "results/logs/pretrain/{model}.log",
     benchmark:
