@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.supervisor import REASON_PREFIX
+from benchmark.supervisor import REASON_PREFIX, last_tagged
 
 RUN = r"(?P<dataset>[^/]+)/(?P<model>[^/]+)/seed(?P<seed>\d+)"
 BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out", "mean_load",
@@ -125,12 +125,7 @@ def write_failure_outputs(
 
 def last_reason(log_path: str | None) -> str | None:
     """The reason the step's supervisor wrote at the end of its log, if any."""
-    try:
-        lines = Path(log_path).read_text(errors="replace").splitlines() if log_path else []
-    except OSError:
-        return None
-    reasons = [line.removeprefix(REASON_PREFIX) for line in lines if line.startswith(REASON_PREFIX)]
-    return reasons[-1] if reasons else None
+    return last_tagged(log_path, REASON_PREFIX)
 
 
 def record_lost_jobs(jobs: list[dict]) -> list[str]:

@@ -166,9 +166,9 @@ def serve(path: Path, modules: list[str]) -> None:
                     if not imported:
                         import_modules(modules)
                         imported = True
-                    if forbidden_imports():
-                        connection.close()
-                        return
+                        if forbidden_imports():
+                            connection.close()
+                            return
                     pid = fork_step(connection, [listener, *steps.values()], selector)
                     if pid is not None:
                         steps[pid] = connection
@@ -292,10 +292,7 @@ def limit_threads(threads: str) -> None:
         return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(int(threads))
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != int(threads):
-        torch.set_num_threads(int(threads))
+    threadpool_limits(int(threads))  # torch, whose own pool this would miss, is never loaded (NOT_BEFORE_FORK)
 
 
 def reap(steps: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:

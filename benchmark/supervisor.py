@@ -254,11 +254,17 @@ def note(log_path: str | None, line: str) -> None:
             handle.write(line + "\n")
 
 
-def read_usage(log_path: str | None) -> dict[str, float] | None:
-    """The time and memory a step's supervisor wrote at the end of its log (the last attempt's), if any."""
+def last_tagged(log_path: str | None, prefix: str) -> str | None:
+    """The rest of the last line of a step's log that starts with ``prefix`` (a supervisor's record), if any."""
     try:
         lines = Path(log_path).read_text(errors="replace").splitlines() if log_path else []
     except OSError:
         return None
-    usage = [line.removeprefix(USAGE_PREFIX) for line in lines if line.startswith(USAGE_PREFIX)]
-    return {key: float(value) for key, value in json.loads(usage[-1]).items()} if usage else None
+    tagged = [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+    return tagged[-1] if tagged else None
+
+
+def read_usage(log_path: str | None) -> dict[str, float] | None:
+    """The time and memory a step's supervisor wrote at the end of its log (the last attempt's), if any."""
+    usage = last_tagged(log_path, USAGE_PREFIX)
+    return {key: float(value) for key, value in json.loads(usage).items()} if usage else None
