@@ -44,7 +44,7 @@ def reconstruct(model: FoundationModel, batch: TokenBatch, generator: torch.Gene
     if not masked.chosen.any():
         return None
     last = model.hidden_states(masked.batch, masked.embedding_mask)[-1]
-    output = model.predict(last)[masked.chosen]
+    output = model.predict(last[masked.chosen])
     return Reconstruction(masked, output, model.spec.target(batch)[masked.chosen], last)
 
 
