@@ -16,7 +16,7 @@ from models.foundation.corpus import build_corpus
 from models.foundation.heldout import MarginalBaseline, heldout_check, heldout_split
 from models.foundation.masking import masked_loss
 from models.foundation.pretrain import make_tokenizer, model_config, pretrain
-from models.foundation.tokenizers import BinnedValueTokenizer, ScBertTokenizer, TokenBatch
+from models.foundation.tokenizers import BinnedValueTokenizer, RankValueTokenizer, ScBertTokenizer, TokenBatch
 from models.foundation.transformer import EncoderConfig
 from models.foundation.vocabulary import Vocabulary
 
@@ -198,12 +198,30 @@ def test_marginal_baseline_by_hand():
                    [[True, False, False]] * 2)  # fmt: skip
     scgpt = MarginalBaseline.fit("scgpt", BinnedValueTokenizer(vocab, 8), [cells])
     assert scgpt.predict(torch.tensor([3, 4, 5])).tolist() == pytest.approx([3.0, 15.0, 9.0])
-    # scBERT: bins of expressed genes only; gene 0 has bins 1, 1, 2 -> add-one over the bins seen (1, 2): (3/5, 2/5)
+    # scBERT: bins of expressed genes only; gene 0 has bins 1, 1, 2 -> add-one over the expressed bins 1-5:
+    # (3, 2, 1, 1, 1) / 8, and nothing for bin 0 (never a target) or <mask> (6)
     bins = _batch([[1, 0, 1], [1, 0, 2], [2, 0, 0]], [[0, 1, 2]] * 3, [[0.0] * 3] * 3)
     scbert = MarginalBaseline.fit("scbert", ScBertTokenizer(vocab, bin_num=5), [bins])
     probabilities = scbert.predict(torch.tensor([0])).exp()[0]
-    assert probabilities[1].item() == pytest.approx(3 / 5) and probabilities[2].item() == pytest.approx(2 / 5)
-    assert probabilities[0].item() == 0.0 and probabilities[3:].sum().item() == 0.0
+    assert probabilities[1:6].tolist() == pytest.approx([3 / 8, 2 / 8, 1 / 8, 1 / 8, 1 / 8])
+    assert probabilities[0].item() == 0.0 and probabilities[6].item() == 0.0
+
+
+def test_a_gene_no_training_cell_showed_costs_the_marginal_baseline_a_finite_loss():
+    """Geneformer's baseline: gene frequencies add-one smoothed over every vocabulary gene, so a held-out
+    cell's gene that the sampled training cells never held has probability 1 / (tokens + genes), not 0."""
+    from models.foundation.families import family_of
+
+    vocab = Vocabulary.build(["A", "B", "C"])  # <pad> 0, <mask> 1, <cls> 2, A 3, B 4, C 5
+    tokenizer = RankValueTokenizer(vocab, 3, np.ones(3))
+    cells = _batch([[3, 4], [3, 3]], [[0, 1], [0, 0]], [[0.0] * 2] * 2)  # A three times, B once, C never
+    baseline = MarginalBaseline.fit("geneformer", tokenizer, [cells])
+    probabilities = baseline.predict(torch.zeros(1, dtype=torch.long)).exp()[0]
+    assert probabilities[3:].tolist() == pytest.approx([4 / 7, 2 / 7, 1 / 7])  # (3, 1, 0) + 1 over 4 + 3
+    assert probabilities[:3].sum().item() == 0.0  # no special token is ever a target
+    loss = family_of("geneformer").reconstruction_loss(baseline.predict(torch.zeros(1, dtype=torch.long)),
+                                                       torch.tensor([5]))  # fmt: skip
+    assert loss.item() == pytest.approx(np.log(7))
 
 
 @pytest.fixture(scope="module")

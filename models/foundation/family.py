@@ -97,6 +97,11 @@ class Family:
         """What the held-out check's marginal predictor conditions on: by default the masked gene."""
         return batch.genes
 
+    def target_classes(self, tokenizer: Tokenizer) -> torch.Tensor:
+        """Token families: the ids a masked position can hold, which the marginal predictor smooths over
+        (by default the vocabulary genes' tokens)."""
+        return torch.tensor([tokenizer.vocabulary.index[g] for g in tokenizer.vocabulary.genes])
+
     def gene_table(self, model: nn.Module, tokenizer: Tokenizer) -> np.ndarray:
         """The input embedding of each vocabulary gene, in ``tokenizer.vocabulary.genes`` order."""
         return model.embeddings.gene.weight[: len(tokenizer.vocabulary.genes)].detach().cpu().numpy()

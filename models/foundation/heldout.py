@@ -78,9 +78,12 @@ class MarginalBaseline:
             n_classes = int(getattr(tokenizer, "n_tokens", len(tokenizer.vocabulary)))
             counts = torch.zeros(n_keys, n_classes, dtype=torch.float64)
             counts.index_put_((key, target), torch.ones(len(key), dtype=torch.float64), accumulate=True)
-            seen = (counts.sum(0) > 0).to(torch.float64)  # smooth over the classes that occur at all
-            smoothed = counts + seen
-            pooled = counts.sum(0) + seen
+            # add-one over every class a masked position can hold: one that no sampled training cell showed
+            # keeps a pseudo-count (else a held-out cell holding it would give the baseline an infinite loss)
+            possible = (counts.sum(0) > 0).to(torch.float64)
+            possible[spec.target_classes(tokenizer)] = 1.0
+            smoothed = counts + possible
+            pooled = counts.sum(0) + possible
             return cls(family, (smoothed / smoothed.sum(1, keepdim=True)).log(), (pooled / pooled.sum()).log())
         sums = torch.zeros(n_keys, dtype=torch.float64).index_add_(0, key, target.double())
         counts = torch.zeros(n_keys, dtype=torch.float64).index_add_(0, key, torch.ones(len(key), dtype=torch.float64))

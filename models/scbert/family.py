@@ -37,6 +37,10 @@ class ScBERT(Family):
         """Expressed genes only (a non-zero bin)."""
         return super().maskable(batch) & (batch.ids > 0)
 
+    def target_classes(self, tokenizer: Tokenizer) -> torch.Tensor:
+        """The expressed bins, 1 to ``bin_num``."""
+        return torch.arange(1, tokenizer.bin_num + 1)
+
     def corrupt(self, batch: TokenBatch, chosen: torch.Tensor, how: torch.Tensor, generator: torch.Generator,
                 mask_id: int, n_tokens: int) -> Masked:  # fmt: skip
         ids = batch.ids.clone()
