@@ -215,12 +215,11 @@ def test_a_gene_no_training_cell_showed_costs_the_marginal_baseline_a_finite_los
     vocab = Vocabulary.build(["A", "B", "C"])  # <pad> 0, <mask> 1, <cls> 2, A 3, B 4, C 5
     tokenizer = RankValueTokenizer(vocab, 3, np.ones(3))
     cells = _batch([[3, 4], [3, 3]], [[0, 1], [0, 0]], [[0.0] * 2] * 2)  # A three times, B once, C never
-    baseline = MarginalBaseline.fit("geneformer", tokenizer, [cells])
-    probabilities = baseline.predict(torch.zeros(1, dtype=torch.long)).exp()[0]
+    log_probabilities = MarginalBaseline.fit("geneformer", tokenizer, [cells]).predict(torch.zeros(1, dtype=torch.long))
+    probabilities = log_probabilities.exp()[0]
     assert probabilities[3:].tolist() == pytest.approx([4 / 7, 2 / 7, 1 / 7])  # (3, 1, 0) + 1 over 4 + 3
     assert probabilities[:3].sum().item() == 0.0  # no special token is ever a target
-    loss = family_of("geneformer").reconstruction_loss(baseline.predict(torch.zeros(1, dtype=torch.long)),
-                                                       torch.tensor([5]))  # fmt: skip
+    loss = family_of("geneformer").reconstruction_loss(log_probabilities, torch.tensor([5]))
     assert loss.item() == pytest.approx(np.log(7))
 
 

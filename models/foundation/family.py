@@ -100,7 +100,7 @@ class Family:
     def target_classes(self, tokenizer: Tokenizer) -> torch.Tensor:
         """Token families: the ids a masked position can hold, which the marginal predictor smooths over
         (by default the vocabulary genes' tokens)."""
-        return torch.tensor([tokenizer.vocabulary.index[g] for g in tokenizer.vocabulary.genes])
+        return torch.from_numpy(tokenizer.gene_ids)
 
     def gene_table(self, model: nn.Module, tokenizer: Tokenizer) -> np.ndarray:
         """The input embedding of each vocabulary gene, in ``tokenizer.vocabulary.genes`` order."""
@@ -109,5 +109,4 @@ class Family:
 
 def token_table(table: torch.Tensor, tokenizer: Tokenizer) -> np.ndarray:
     """Rows of a token-indexed table at the vocabulary genes' token ids."""
-    ids = [tokenizer.vocabulary.index[g] for g in tokenizer.vocabulary.genes]
-    return table[ids].detach().cpu().numpy()
+    return table[torch.from_numpy(tokenizer.gene_ids).to(table.device)].detach().cpu().numpy()
