@@ -98,8 +98,8 @@ class Family:
         return batch.genes
 
     def target_classes(self, tokenizer: Tokenizer) -> torch.Tensor:
-        """Token families: the ids a masked position can hold, which the marginal predictor smooths over
-        (by default the vocabulary genes' tokens)."""
+        """The token ids a masked position can hold, which the marginal predictor smooths over (by
+        default the vocabulary genes' tokens)."""
         return torch.from_numpy(tokenizer.gene_ids)
 
     def gene_table(self, model: nn.Module, tokenizer: Tokenizer) -> np.ndarray:
